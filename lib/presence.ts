@@ -1,0 +1,118 @@
+// Presence debouncing: turns individual sightings of the family's phones into a stable
+// home/away answer. A device is gone only after it has been unseen for the grace period in
+// successful scans; before the tracker knows, it says "unknown" (null) rather than "away".
+import { FieldError } from './errors';
+
+export interface DeviceSpec {
+  name: string;
+  macs: string[];
+}
+
+export interface Sighting {
+  mac: string; // normalised, lower case
+  ip: string;
+}
+
+export interface DeviceReport {
+  name: string;
+  macs: string[];
+  ip: string | null;
+  present: boolean | null;
+  lastSeen: string | null; // ISO 8601
+}
+
+export interface PresenceReport {
+  home: boolean | null;
+  devices: DeviceReport[];
+}
+
+const MAC = /^([0-9a-f]{2})([:-]?[0-9a-f]{2}){5}$/i;
+
+export function normaliseMac(field: string, text: unknown): string {
+  if (typeof text !== 'string' || !MAC.test(text.trim())) {
+    throw new FieldError(field, text, 'not a MAC address (e.g. a4:5e:60:12:34:56)');
+  }
+  const hex = text.trim().toLowerCase().replace(/[:-]/g, '');
+  return hex.match(/../g)!.join(':');
+}
+
+/** A locally administered (randomised, "private Wi-Fi address") MAC may change over time. */
+export function isLocallyAdministered(mac: string): boolean {
+  return (parseInt(mac.slice(0, 2), 16) & 0x02) !== 0;
+}
+
+export function parseDevices(specs: unknown): DeviceSpec[] {
+  if (!Array.isArray(specs)) throw new FieldError('devices', specs, 'expected a list of { name, macs }');
+  return specs.map((spec, i) => {
+    const s = spec as Partial<DeviceSpec> | null;
+    const name = typeof s?.name === 'string' ? s.name.trim() : '';
+    if (!name) throw new FieldError(`devices[${i}].name`, s?.name, 'a device needs a name');
+    const macs = typeof s?.macs === 'string' ? (s.macs as string).split(/[\s,;]+/).filter(Boolean) : s?.macs;
+    if (!Array.isArray(macs) || macs.length === 0) throw new FieldError(`devices[${i}].macs`, s?.macs, 'a device needs at least one MAC address');
+    return { name, macs: macs.map((m, j) => normaliseMac(`devices[${i}].macs[${j}]`, m)) };
+  });
+}
+
+interface DeviceState {
+  spec: DeviceSpec;
+  ip: string | null;
+  lastSeen: number | null;
+  present: boolean | null;
+}
+
+export class PresenceTracker {
+  private readonly devices: DeviceState[];
+  private readonly startedAt: number;
+
+  constructor(
+    devices: DeviceSpec[],
+    private readonly graceMs: number,
+    now: number,
+  ) {
+    this.devices = devices.map((spec) => ({ spec, ip: null, lastSeen: null, present: null }));
+    this.startedAt = now;
+  }
+
+  /** The last known address of each device, to probe directly in the next scan. */
+  knownAddresses(): string[] {
+    return this.devices.map((d) => d.ip).filter((ip): ip is string => ip !== null);
+  }
+
+  /**
+   * Apply the sightings of one successful scan. Returns true when the report changed.
+   * A device unseen in this scan stays present until `graceMs` has passed since it was last seen
+   * (or since the tracker started, for a device never seen).
+   */
+  update(sightings: Sighting[], now: number): boolean {
+    let changed = false;
+    for (const d of this.devices) {
+      const hit = sightings.find((s) => d.spec.macs.includes(s.mac));
+      if (hit) {
+        d.lastSeen = now;
+        d.ip = hit.ip;
+      }
+      const since = d.lastSeen ?? this.startedAt;
+      const present = hit ? true : now - since < this.graceMs ? d.present : false;
+      if (present !== d.present) {
+        d.present = present;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  report(): PresenceReport {
+    const devices = this.devices.map((d) => ({
+      name: d.spec.name,
+      macs: [...d.spec.macs],
+      ip: d.ip,
+      present: d.present,
+      lastSeen: d.lastSeen === null ? null : new Date(d.lastSeen).toISOString(),
+    }));
+    let home: boolean | null;
+    if (devices.some((d) => d.present === true)) home = true;
+    else if (devices.length > 0 && devices.every((d) => d.present === false)) home = false;
+    else home = null;
+    return { home, devices };
+  }
+}
