@@ -20,5 +20,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? (suites.includes('system') ? '1' : '2');
-const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...files], { stdio: 'inherit' });
+// DMS3_TEST_NODE runs the tests under another Node binary (Node 22 for Node-RED 5).
+const node = process.env.DMS3_TEST_NODE ?? process.execPath;
+const result = spawnSync(node, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -40,6 +40,11 @@ describe(`package installed into a real node-red${redDir ? ` (${redDir})` : ''}`
     rmSync(work, { recursive: true, force: true });
   });
 
+  it('runs the intended Node-RED version', async () => {
+    const expected = JSON.parse(readFileSync(require.resolve('node-red/package.json', redDir ? { paths: [redDir] } : undefined), 'utf8')).version;
+    assert.match(red.log, new RegExp(`Node-RED version: v${expected.replace(/\./g, '\\.')}`));
+  });
+
   it('registers every node of the package', async () => {
     const res = await red.request('GET', '/nodes', undefined, { accept: 'application/json' });
     assert.equal(res.status, 200);

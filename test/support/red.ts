@@ -1,7 +1,9 @@
 // Shared set-up for node tests: node-red-node-test-helper on the real Node-RED runtime.
 import helper from 'node-red-node-test-helper';
 
-helper.init(require.resolve('node-red'));
+// DMS3_NODE_RED_DIR points at another Node-RED install (e.g. Node-RED 5 under Node 22).
+const redDir = process.env.DMS3_NODE_RED_DIR;
+helper.init(require.resolve('node-red', redDir ? { paths: [redDir] } : undefined));
 
 export { helper };
 
