@@ -27,6 +27,11 @@ if (!token) {
   tokenSource = tokenFile;
 }
 
+// Node-RED encrypts credentials (SMTP password, tokens) with this key, kept beside them.
+const secretFile = join(userDir, 'credential-secret');
+if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+const credentialSecret = process.env.DMS3_CREDENTIAL_SECRET ?? readFileSync(secretFile, 'utf8').trim();
+
 // Deploy the shipped flow on first start, and again whenever the shipped flow changes;
 // edits made in the editor survive restarts otherwise.
 const shipped = readFileSync(join(root, 'flows', 'dms3-server.json'));
@@ -43,6 +48,7 @@ writeFileSync(
   uiHost: ${JSON.stringify(host)},
   uiPort: ${port},
   flowFile: 'flows.json',
+  credentialSecret: ${JSON.stringify(credentialSecret)},
   contextStorage: { default: { module: 'localfilesystem' } },
   logging: { console: { level: 'info' } },
 };
