@@ -2,6 +2,7 @@
 // process, then merges their bench/results-*.json files into bench/results.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 
 const compiled = __dirname; // dist/bench
@@ -20,7 +21,7 @@ for (const file of benches) {
     failed++;
   }
 }
-const merged: Record<string, unknown> = { machine: { cpus: require('node:os').cpus().length, node: process.version }, date: new Date().toISOString() };
+const merged: Record<string, unknown> = { machine: { cpus: cpus().length, node: process.version }, date: new Date().toISOString() };
 for (const f of readdirSync(sources).filter((f) => /^results-.+\.json$/.test(f)).sort()) {
   merged[f.slice('results-'.length, -'.json'.length)] = JSON.parse(readFileSync(join(sources, f), 'utf8'));
 }
