@@ -112,7 +112,7 @@ export async function call(url: string, opts: { method?: string; token?: string 
   }
   const res = await fetch(url, { method: opts.method ?? (body ? 'POST' : 'GET'), headers, body, signal: AbortSignal.timeout(5000) });
   const text = await res.text();
-  let json: any = null;
+  let json: any;
   try {
     json = text ? JSON.parse(text) : null;
   } catch {
