@@ -24,6 +24,7 @@ function agentName(msg: AgentMessage, req: IncomingMessage, identity: Identity |
   const header = req.headers[AGENT_HEADER];
   const claimed = msg.type === 'hello' ? msg.name : typeof header === 'string' && header !== '' ? header : identity?.kind === 'agent' ? identity.name : null;
   if (claimed === null) throw new HttpError(400, `name the agent: send hello, or the ${AGENT_HEADER} header`);
+  if (claimed.length > 64) throw new HttpError(400, `${AGENT_HEADER}: an agent name has at most 64 characters`);
   if (identity?.kind === 'agent' && identity.name !== claimed) throw new HttpError(403, `this token belongs to agent ${JSON.stringify(identity.name)}, not ${JSON.stringify(claimed)}`);
   return claimed;
 }

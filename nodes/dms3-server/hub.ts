@@ -127,7 +127,7 @@ export class Hub extends EventEmitter<{ state: [StateMessage] }> {
   /** Closes every agent connection (1001) and removes the routes; resolves within about a second. */
   async stop(): Promise<void> {
     this.stopping = true;
-    mounted.delete(this.agentPath);
+    if (this.server) mounted.delete(this.agentPath); // only a started hub holds its path
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.server?.off('upgrade', this.onUpgrade);
     this.unmount();

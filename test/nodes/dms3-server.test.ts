@@ -302,6 +302,7 @@ describe('dms3-server hub', () => {
     assert.equal((await call(api('/api/report'), { token: HUB, body: applied, headers: { 'X-DMS3-Agent': 'shed' } })).status, 200);
     assert.equal(hub.registry.get('shed').appliedSeq, hello.json.seq);
     assert.equal((await call(api('/api/report'), { token: HUB, body: applied, headers: { 'X-DMS3-Agent': 'nobody' } })).status, 409);
+    assert.equal((await call(api('/api/report'), { token: HUB, body: applied, headers: { 'X-DMS3-Agent': 'n'.repeat(65) } })).status, 400);
     // An agent token names its agent by itself.
     assert.equal((await call(api('/api/report'), { token: GARAGE, body: { v: 1, type: 'health', health: health() } })).status, 200);
     assert.equal(hub.registry.get('garage').transport, 'http');
