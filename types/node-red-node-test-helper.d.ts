@@ -14,6 +14,7 @@ declare module 'node-red-node-test-helper' {
     load(nodes: unknown, flow: unknown[], credentials?: Record<string, unknown>): Promise<void>;
     load(nodes: unknown, flow: unknown[], credentials: Record<string, unknown>, cb: () => void): void;
     unload(): Promise<void>;
+    setFlows(flow: unknown[], type?: 'full' | 'flows' | 'nodes', credentials?: Record<string, unknown>): Promise<void>;
     getNode(id: string): TestNode;
     startServer(): Promise<void>;
     stopServer(): Promise<void>;

@@ -1,10 +1,12 @@
 // dms3-state: the policy node. Combines presence, Always On and manual override into the one
 // surveillance decision, keeps it across restarts (node context) and emits it on every change.
 import { combineHome, decide, isOverride, REASON_TEXT, type Override, type StatePayload, type Surveillance } from '../../lib/policy';
+import type { HubNode } from '../dms3-server/hub';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 
 interface StateDef extends NodeDef {
   startup?: string;
+  server?: string; // optional dms3-server hub that pushes each decision to the agents
 }
 
 interface Stored {
@@ -23,6 +25,8 @@ export = function (RED: NodeAPI) {
     let override: Override = isOverride(stored.override) ? stored.override : 'auto';
     // After a restart the last decision holds until presence speaks again.
     let current: StatePayload | null = stored.last;
+    const hub = config.server ? ((RED.nodes.getNode(config.server) as (Node & HubNode) | null)?.hub ?? null) : null;
+    if (config.server && !hub) node.warn('the dms3-server hub is not running (see its error): agents will not hear the decisions');
 
     function showStatus() {
       if (!current) return;
@@ -38,7 +42,10 @@ export = function (RED: NodeAPI) {
       if (changed) current = { state: d.state, reason: d.reason, since: current && current.state === d.state ? current.since : new Date().toISOString(), override };
       node.context().set('dms3', { override, last: current } satisfies Stored);
       showStatus();
-      if (changed || force) send({ topic: 'state', payload: { ...current! } });
+      if (changed || force) {
+        send({ topic: 'state', payload: { ...current! } });
+        hub?.publish(current!);
+      }
     }
 
     function apply(msg: NodeMessage): void {
@@ -80,8 +87,15 @@ export = function (RED: NodeAPI) {
       done();
     });
 
+    // The hub's override API: applied exactly like an override message (kept, emitted, published).
+    const unbind = hub?.bindState((mode) => {
+      apply({ topic: 'override', payload: mode });
+      evaluate((m) => node.send(m));
+    });
+
     node.on('close', (_removed, done) => {
       clearTimeout(initial);
+      unbind?.();
       done();
     });
 

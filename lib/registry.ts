@@ -1,0 +1,165 @@
+// The hub's registry of agents: what each Pi last reported, whether it is connected, and what it
+// last applied. Every change is an 'agent' event, for the flow (dms3-agents) and the dashboard.
+import { EventEmitter } from 'node:events';
+import type { Surveillance } from './policy';
+import type { AppliedMessage, Health, MotionStatus, NoticeMessage } from './protocol';
+
+export type Transport = 'ws' | 'http';
+
+export interface AgentEntry {
+  name: string;
+  hostname: string;
+  platform: string;
+  osRelease: string;
+  arch: string;
+  kernel: string;
+  agentVersion: string;
+  uptime: number;
+  motion: MotionStatus;
+  events: number;
+  connected: boolean;
+  lastReport: string; // ISO 8601: the last message of any kind from this agent
+  applied: Surveillance | null;
+  appliedSeq: number | null;
+  reportInterval: number;
+  transport: Transport;
+  address: string;
+  error: string | null; // the last apply or Motion failure, cleared by the next successful apply
+}
+
+export type AgentEvent =
+  | 'connected'
+  | 'disconnected'
+  | 'health' // a routine report (changes nothing else): for live views, not for alerts
+  | 'motion' // Motion's status changed (other than to "failed")
+  | 'applied'
+  | 'apply-failed'
+  | NoticeMessage['event'] // 'server-lost' | 'motion-failed' | 'motion-restarted'
+  | 'removed';
+
+export interface AgentChange {
+  event: AgentEvent;
+  agent: AgentEntry; // a copy, safe to keep
+  detail?: string;
+}
+
+/** An agent is late when it has not reported for three report intervals (and at least 30 s). */
+export function lateAfterMs(entry: Pick<AgentEntry, 'reportInterval'>): number {
+  return Math.max(3 * entry.reportInterval, 30) * 1000;
+}
+
+export function isLate(entry: Pick<AgentEntry, 'reportInterval' | 'lastReport'>, now = Date.now()): boolean {
+  return now - Date.parse(entry.lastReport) > lateAfterMs(entry);
+}
+
+export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
+  private readonly agents = new Map<string, AgentEntry>();
+
+  get(name: string): AgentEntry | undefined {
+    const e = this.agents.get(name);
+    return e && { ...e };
+  }
+
+  list(): AgentEntry[] {
+    return [...this.agents.values()].map((e) => ({ ...e }));
+  }
+
+  counts(): { total: number; connected: number } {
+    let connected = 0;
+    for (const e of this.agents.values()) if (e.connected) connected++;
+    return { total: this.agents.size, connected };
+  }
+
+  /** A hello or health report. Creates the entry on first sight. */
+  report(name: string, health: Health, via: { transport: Transport; address: string }, now = new Date()): void {
+    const before = this.agents.get(name);
+    const entry: AgentEntry = {
+      name,
+      hostname: health.hostname,
+      platform: health.platform,
+      osRelease: health.osRelease,
+      arch: health.arch,
+      kernel: health.kernel,
+      agentVersion: health.agentVersion,
+      uptime: health.uptime,
+      motion: health.motion,
+      events: health.events,
+      connected: true,
+      lastReport: now.toISOString(),
+      applied: health.applied,
+      // The seq comes only with an "applied" message; it stays while the report agrees with it.
+      appliedSeq: before && before.applied === health.applied ? before.appliedSeq : null,
+      reportInterval: health.reportInterval,
+      transport: via.transport,
+      address: via.address,
+      error: before?.error ?? null,
+    };
+    this.agents.set(name, entry);
+    if (!before?.connected) this.emitChange('connected', entry, `via ${via.transport} from ${via.address}`);
+    if (before && before.motion !== entry.motion) {
+      if (entry.motion === 'failed') this.emitChange('motion-failed', entry, `Motion ${before.motion} → failed`);
+      else this.emitChange('motion', entry, `Motion ${before.motion} → ${entry.motion}`);
+    }
+    this.emitChange('health', entry);
+  }
+
+  /** Returns false when the agent is unknown (it must report first). */
+  applied(name: string, msg: AppliedMessage, now = new Date()): boolean {
+    const entry = this.agents.get(name);
+    if (!entry) return false;
+    entry.lastReport = now.toISOString();
+    entry.motion = msg.motion;
+    if (msg.ok) {
+      entry.applied = msg.state;
+      entry.appliedSeq = msg.seq;
+      entry.error = null;
+      this.emitChange('applied', entry, `${msg.state} (seq ${msg.seq})`);
+    } else {
+      entry.error = msg.error ?? `could not apply ${msg.state}`;
+      this.emitChange('apply-failed', entry, entry.error);
+    }
+    return true;
+  }
+
+  /** Returns false when the agent is unknown (it must report first). */
+  notice(name: string, msg: NoticeMessage, now = new Date()): boolean {
+    const entry = this.agents.get(name);
+    if (!entry) return false;
+    entry.lastReport = now.toISOString();
+    if (msg.event === 'motion-failed') {
+      entry.motion = 'failed';
+      entry.error = msg.text;
+    }
+    this.emitChange(msg.event, entry, `${msg.text} (at ${msg.at})`);
+    return true;
+  }
+
+  disconnected(name: string, why: string): void {
+    const entry = this.agents.get(name);
+    if (!entry?.connected) return;
+    entry.connected = false;
+    this.emitChange('disconnected', entry, why);
+  }
+
+  remove(name: string): boolean {
+    const entry = this.agents.get(name);
+    if (!entry) return false;
+    this.agents.delete(name);
+    entry.connected = false;
+    this.emitChange('removed', entry);
+    return true;
+  }
+
+  /** Marks connected agents that stopped reporting as disconnected (HTTP agents have no socket to lose). */
+  sweep(transport: Transport, now = Date.now()): void {
+    for (const e of this.agents.values()) {
+      if (e.connected && e.transport === transport && isLate(e, now)) {
+        this.disconnected(e.name, `no report for ${Math.round((now - Date.parse(e.lastReport)) / 1000)} s`);
+      }
+    }
+  }
+
+  private emitChange(event: AgentEvent, entry: AgentEntry, detail?: string): void {
+    this.emit('agent', detail === undefined ? { event, agent: { ...entry } } : { event, agent: { ...entry }, detail });
+  }
+}

@@ -1,0 +1,61 @@
+// Tokens of the hub: one shared token (agents and the API) and optional per-agent tokens, so that a
+// lost Pi can be revoked alone. Checked in constant time over SHA-256 digests; never logged.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { FieldError } from '../../lib/errors';
+
+/** Who presented a valid token: the hub token (any agent, and the API) or one agent's own token. */
+export type Identity = { kind: 'hub' } | { kind: 'agent'; name: string };
+
+const NAME = /^[^\s=]{1,64}$/;
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** Parses `name=token` lines (blank lines and `#` comments are ignored). Errors name the line, never its token. */
+export function parseAgentTokens(text: string | undefined): Map<string, string> {
+  const tokens = new Map<string, string>();
+  (text ?? '').split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    const name = eq > 0 ? line.slice(0, eq).trim() : '';
+    const token = eq > 0 ? line.slice(eq + 1).trim() : '';
+    if (!NAME.test(name) || token === '') throw new FieldError('agentTokens', `line ${i + 1}`, 'expected name=token (name up to 64 characters, no spaces)');
+    if (tokens.has(name)) throw new FieldError('agentTokens', `line ${i + 1}`, `agent ${JSON.stringify(name)} has a token already`);
+    tokens.set(name, token);
+  });
+  return tokens;
+}
+
+/** The token from an `Authorization: Bearer <token>` header, or null. */
+export function bearer(header: string | undefined): string | null {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return m ? m[1] : null;
+}
+
+export class Tokens {
+  private readonly hub: Buffer | null;
+  private readonly agents: { name: string; digest: Buffer }[];
+
+  constructor(hubToken: string, agentTokens: Map<string, string>) {
+    this.hub = hubToken ? digest(hubToken) : null;
+    this.agents = [...agentTokens].map(([name, token]) => ({ name, digest: digest(token) }));
+  }
+
+  get empty(): boolean {
+    return this.hub === null && this.agents.length === 0;
+  }
+
+  /** Compares against every token (no early exit), so timing tells nothing about which one matched. */
+  check(token: string | null): Identity | null {
+    if (token === null) return null;
+    const d = digest(token);
+    let found: Identity | null = null;
+    if (this.hub && timingSafeEqual(d, this.hub)) found = { kind: 'hub' };
+    for (const a of this.agents) {
+      if (timingSafeEqual(d, a.digest) && !found) found = { kind: 'agent', name: a.name };
+    }
+    return found;
+  }
+}
