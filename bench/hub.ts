@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AgentChange } from '../lib/registry';
 import { TestAgent } from '../test/support/agent';
-import { startNodeRed } from '../test/support/node-red';
+import { startNodeRed } from '../test/support/node-red-embedded';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 const DECISIONS = 20;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { call, TestAgent } from '../support/agent';
-import { startNodeRed, type NodeRed } from '../support/node-red';
+import { startNodeRed, type NodeRed } from '../support/node-red-embedded';
 
 const TOKEN = 'package-test-token-0123456789';
 const flows = (heartbeat = 10) => [
