@@ -29,8 +29,14 @@ export = function (RED: NodeAPI) {
       if (!token) throw new FieldError('token', '', 'a long-lived access token is needed (Home Assistant › your profile › Security)');
       const keepaliveMs = keepaliveSeconds(config.keepalive) * 1000;
       node.link = new HaLink({ wsUrl, token, keepaliveMs, log: (text) => node.log(text) });
+      let last = '';
       node.link.onState((state, detail) => {
+        // One line per transition, not one per retry.
+        if (state === last) return;
+        last = state;
         if (state === 'auth-invalid') node.error(`Home Assistant at ${wsUrl}: ${detail}`);
+        else if (state === 'connected') node.log(`connected to ${detail} at ${wsUrl}`);
+        else if (state === 'disconnected') node.warn(`Home Assistant at ${wsUrl}: ${detail}`);
       });
       node.link.start();
     } catch (err) {

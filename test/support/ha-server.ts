@@ -6,6 +6,7 @@
 // `unsubscribe_events`, `fire_event` and `call_service` for input_boolean / input_select.
 // It can restart on the same port, freeze (stop answering) and hold entity snapshots back.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -71,7 +72,8 @@ const hash = (s: string) => createHash('sha256').update(s).digest();
 const now = () => Date.now() / 1000;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-export class HaTestServer {
+/** Emits 'bus' with every event fired on its bus (state_changed included). */
+export class HaTestServer extends EventEmitter {
   port = 0;
   haVersion: string;
   readonly userId = randomBytes(16).toString('hex');
@@ -93,6 +95,7 @@ export class HaTestServer {
   private wss?: WebSocketServer;
 
   constructor(opts: { tokens: string[]; haVersion?: string }) {
+    super();
     this.tokens = opts.tokens.map(hash);
     this.haVersion = opts.haVersion ?? '2025.1.0';
   }
@@ -358,6 +361,7 @@ export class HaTestServer {
   private fire(eventType: string, data: Record<string, any>, origin: 'LOCAL' | 'REMOTE', context: Context): void {
     const event: BusEvent = { event_type: eventType, data, origin, time_fired: new Date().toISOString(), context };
     this.events.push(event);
+    this.emit('bus', event);
     for (const client of this.clients) {
       if (!client.authed) continue;
       for (const [subId, sub] of client.subs) {
