@@ -49,7 +49,9 @@ export = function (RED: NodeAPI) {
 
     const stopState = link.onState(showStatus);
     const stopWatch = link.watchEntities([...presence.entityIds], {
-      update(table) {
+      update(table, _changes, snapshot) {
+        // A typo in an entity id would otherwise only show as "unknown".
+        if (snapshot) for (const id of presence.entityIds) if (!table.get(id)) node.warn(`${id} does not exist in Home Assistant`);
         presence.update(table);
         const report = presence.report()!;
         // A change is home/away or a device's presence, not every GPS update of a person at home.

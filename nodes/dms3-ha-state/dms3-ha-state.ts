@@ -77,12 +77,18 @@ export = function (RED: NodeAPI) {
       }
     });
 
-    const stopWatch = overrideEntity
-      ? link.watchEntities([overrideEntity], {
-          update(_table, changes, snapshot) {
+    const watched = [mirror, overrideEntity].filter((id): id is string => id !== null);
+    const stopWatch = watched.length
+      ? link.watchEntities(watched, {
+          update(table, changes, snapshot) {
             // The value found at subscribe time (deploy, or a Home Assistant restart) is not a request.
-            if (snapshot) return;
+            if (snapshot) {
+              // Home Assistant accepts service calls for entities that do not exist, silently.
+              for (const id of watched) if (!table.get(id)) node.warn(`${id} does not exist in Home Assistant`);
+              return;
+            }
             for (const change of changes) {
+              if (change.entityId !== overrideEntity) continue;
               const mode = overrideFromChange(change);
               if (mode) node.send({ topic: 'override', payload: mode, entity_id: change.entityId });
             }

@@ -159,6 +159,28 @@ describe('Home Assistant nodes', () => {
       assert.equal(msgs[1].payload.home, true);
     });
 
+    it('connects once Home Assistant comes up after the deploy', async () => {
+      ha.setState('person.alice', 'home');
+      await ha.stop();
+      await load([presence(['person.alice'])]);
+      const p = helper.getNode('p');
+      const msgs = collect(helper.getNode('out'));
+      await waitFor(() => statusOf(p).some((st) => st.text === 'disconnected'), WAIT, 'status "disconnected"');
+      await ha.start();
+      await waitFor(() => msgs.length === 1, 20_000, 'the first report');
+      assert.equal(msgs[0].payload.home, true);
+    });
+
+    it('warns about chosen entities that do not exist in Home Assistant', async () => {
+      ha.setState('person.alice', 'home');
+      await load([presence(['person.alice', 'person.alcie']), state({ boolean: 'input_boolean.dms3_armd', wires: [[]] })]);
+      const warnings: string[] = [];
+      helper.getNode('p').on('call:warn', (c: any) => warnings.push(String(c.args[0])));
+      helper.getNode('s').on('call:warn', (c: any) => warnings.push(String(c.args[0])));
+      await waitFor(() => warnings.length === 2, WAIT, 'two warnings');
+      assert.deepEqual(warnings.sort(), ['input_boolean.dms3_armd does not exist in Home Assistant', 'person.alcie does not exist in Home Assistant']);
+    });
+
     it('refuses bad settings with an error naming the field and value', async () => {
       await helper.load(NODES, [
         { id: 'srv', type: 'dms3-ha-server', url: 'homeassistant:8123' },
