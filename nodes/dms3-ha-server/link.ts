@@ -8,13 +8,14 @@ import WebSocket from 'ws';
 import { EntityTable, supportsCoalescing, type EntityChange } from '../../lib/ha';
 import type { Node, NodeStatus } from '../shared/red';
 
+const CONNECT_TIMEOUT_MS = 10_000; // socket open + auth phase, as the library's own createSocket
+
 export type LinkState = 'connecting' | 'connected' | 'disconnected' | 'auth-invalid' | 'closed';
 
 export interface LinkOptions {
   wsUrl: string;
   token: string;
   keepaliveMs: number;
-  timeoutMs?: number; // connect + auth phase
   log: (text: string) => void;
 }
 
@@ -53,7 +54,6 @@ export function haError(err: unknown): Error {
 export class HaLink {
   state: LinkState = 'connecting';
   detail = '';
-  haVersion = '';
   private conn: Connection | null = null;
   private pending: WebSocket | null = null;
   private retry?: NodeJS.Timeout;
@@ -168,8 +168,7 @@ export class HaLink {
   }
 
   private ready(): void {
-    this.haVersion = this.conn?.haVersion ?? '';
-    this.setState('connected', `Home Assistant ${this.haVersion}`);
+    this.setState('connected', `Home Assistant ${this.conn?.haVersion ?? ''}`);
     // Subscriptions made while connected are renewed by the library; new ones start here.
     for (const w of this.watches) if (!w.unsubscribe) this.subscribe(w);
   }
@@ -221,12 +220,11 @@ export class HaLink {
   /** Open a socket and run Home Assistant's auth phase; resolves once auth_ok has arrived. */
   private openSocket(): Promise<HaWebSocket> {
     if (this.closed) return Promise.reject(ERR_CANNOT_CONNECT);
-    const timeoutMs = this.opts.timeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.opts.wsUrl, { handshakeTimeout: timeoutMs });
+      const ws = new WebSocket(this.opts.wsUrl, { handshakeTimeout: CONNECT_TIMEOUT_MS });
       this.pending = ws;
       let settled = false;
-      const timer = setTimeout(() => fail(ERR_CANNOT_CONNECT, 'no answer from Home Assistant'), timeoutMs);
+      const timer = setTimeout(() => fail(ERR_CANNOT_CONNECT, 'no answer from Home Assistant'), CONNECT_TIMEOUT_MS);
       const finish = () => {
         settled = true;
         clearTimeout(timer);
