@@ -75,9 +75,8 @@ export class Agent {
     this.stopped = true;
     if (this.reportTimer) clearInterval(this.reportTimer);
     if (this.lostTimer) clearTimeout(this.lostTimer);
-    await this.parts.transport.close();
-    await this.draining;
-    await this.controller.close();
+    // Both at once: the connection closes while Motion takes its ~5 s to exit.
+    await Promise.all([this.parts.transport.close(), this.draining?.then(() => this.controller.close()) ?? this.controller.close()]);
     this.audio.close();
   }
 

@@ -80,7 +80,7 @@ export class WebcontrolController implements MotionController {
     const body = await res.text();
     if (res.status === 401) throw new MotionError(`Motion's webcontrol refused the user/password (HTTP 401) at ${url}`, 'unknown');
     if (!res.ok || /Bad Request/i.test(body)) {
-      throw new MotionError(`Motion's webcontrol rejected ${url} (HTTP ${res.status}: ${body.trim().split('\n')[0].slice(0, 100)}); check motion.cameras and webcontrol_interface 1`, 'unknown');
+      throw new MotionError(`Motion's webcontrol rejected ${url} (HTTP ${res.status}: ${body.trim().split('\n')[0].trim().slice(0, 100)}); check motion.cameras and webcontrol_interface 1`, 'unknown');
     }
     return body;
   }
