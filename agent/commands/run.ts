@@ -33,12 +33,12 @@ const command: Command = {
       log.error(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       process.exit(1);
     });
-    await agent.start();
-
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
     });
+    await agent.start();
+    const signal = await stopSignal;
     log.info(`${signal}: stopping`);
     const stopLimit = (config.motion.mode === 'process' ? config.motion.stopTimeout : 0) + 10;
     const force = (why: string) => {

@@ -1,7 +1,7 @@
 // The agent as a real process (node dist/agent/cli.js run) against a WebSocket test hub that speaks
 // lib/protocol.ts (test/support/agent-hub.ts). To be re-pointed at the real dms3-server hub once merged.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { startTestHub, type TestHub, type TestHubOptions } from '../support/agent-hub';
@@ -112,11 +112,13 @@ describe('agent over WebSocket (separate process, test hub)', () => {
     assertClean(r);
   });
 
-  it('SIGTERM closes the connection, stops the child and exits 0', async (t) => {
+  it('SIGTERM closes the connection, stops the child and exits 0 (an audio cue that cannot play is only a warning)', async (t) => {
     const tmp = tempDir();
     t.after(() => tmp.remove());
-    const r = await rig(t, processMotion(tmp.dir), { hub: { state: 'start' } });
+    const extra = 'audio:\n  player: /nonexistent/player\n  start: /nonexistent/start.wav\n';
+    const r = await rig(t, processMotion(tmp.dir), { hub: { state: 'start' }, extra });
     await until(() => r.hub.of('applied').find((a) => a.ok), 15_000, 'applied start');
+    await r.agent.waitForOutput(/WARN audio cue: cannot run \/nonexistent\/player/);
     const pid = await readPid(join(tmp.dir, 'motion.pid'));
     const exit = await r.agent.stop('SIGTERM');
     assert.deepEqual(exit, { code: 0, signal: null });
@@ -127,12 +129,23 @@ describe('agent over WebSocket (separate process, test hub)', () => {
     assertClean(r);
   });
 
-  it('command mode: runs the start and stop commands once per change (idempotent)', async (t) => {
+  it('command mode: runs the start and stop commands once per change (idempotent), plays the cues, counts media', async (t) => {
     const tmp = tempDir();
     t.after(() => tmp.remove());
-    const r = await rig(t, commandMotion(tmp.dir), { hub: { state: 'start' } });
+    const media = join(tmp.dir, 'media');
+    mkdirSync(join(media, '20250101'), { recursive: true });
+    for (const f of ['a.jpg', 'b.jpg', '20250101/c.mkv']) writeFileSync(join(media, f), 'x');
+    const cue = (s: string) => join(tmp.dir, `cue-${s}`);
+    const extra = `media_dir: ${media}\nreport_interval: 1\naudio:\n  player: touch\n  start: ${cue('start')}\n  stop: ${cue('stop')}\n`;
+    const r = await rig(t, commandMotion(tmp.dir), { hub: { state: 'start' }, extra });
     await until(() => r.hub.of('applied').find((a) => a.seq === 1), 15_000, 'applied seq 1');
     assert.deepEqual(commandsRun(tmp.dir), ['start']);
+    const hello = r.hub.of('hello')[0];
+    assert.equal(hello.health.events, 3, 'media files counted, subfolders included');
+    await until(() => existsSync(cue('start')), 15_000, 'the start cue');
+    assert.ok(!existsSync(cue('stop')));
+    writeFileSync(join(media, 'd.jpg'), 'x');
+    await until(() => r.hub.of('health').find((h) => h.health.events === 4), 15_000, 'the new count in a report');
     const again = r.hub.setState('start', 'always-on');
     const same = await until(() => r.hub.of('applied').find((a) => a.seq === again.seq), 15_000, 'applied repeat');
     assert.deepEqual([same.ok, same.motion], [true, 'running']);
@@ -141,6 +154,7 @@ describe('agent over WebSocket (separate process, test hub)', () => {
     const stopped = await until(() => r.hub.of('applied').find((a) => a.seq === stop.seq), 15_000, 'applied stop');
     assert.deepEqual([stopped.ok, stopped.motion], [true, 'stopped']);
     assert.deepEqual(commandsRun(tmp.dir), ['start', 'stop']);
+    await until(() => existsSync(cue('stop')), 15_000, 'the stop cue');
     assertClean(r);
   });
 
