@@ -1,0 +1,133 @@
+// HTTP polling transport, for networks where a WebSocket cannot pass: GET <server>/api/state every
+// poll interval, POST <server>/api/report for hello/health/applied/notice (in order).
+import { EventEmitter } from 'node:events';
+import { Backoff } from '../../lib/backoff';
+import { parseServerMessage, type AgentMessage, type StateMessage } from '../../lib/protocol';
+import type { Logger } from '../log';
+import { retryText, unauthorizedText, type Transport, type TransportEvents } from './transport';
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export interface PollingOptions {
+  base: string; // e.g. http://hub:1880/dms3
+  token: string;
+  intervalMs: number;
+  maxBackoffMs: number;
+  log: Logger;
+}
+
+export class PollingTransport extends EventEmitter<TransportEvents> implements Transport {
+  private up = false;
+  private closed = true;
+  private timer: NodeJS.Timeout | null = null;
+  private lastSeq: number | null = null;
+  private sending: Promise<void> = Promise.resolve();
+  private readonly inflight = new Set<AbortController>();
+  private readonly backoff: Backoff;
+  private readonly base: string;
+
+  constructor(private readonly opts: PollingOptions) {
+    super();
+    this.base = opts.base.replace(/\/+$/, '');
+    this.backoff = new Backoff({ baseMs: 1000, maxMs: opts.maxBackoffMs });
+  }
+
+  get connected(): boolean {
+    return this.up;
+  }
+
+  connect(): void {
+    this.closed = false;
+    void this.poll();
+  }
+
+  send(message: AgentMessage): void {
+    if (!this.up) return;
+    this.opts.log.debug(`→ ${message.type}`);
+    this.sending = this.sending.then(() => this.report(message));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const c of this.inflight) c.abort();
+    await this.sending;
+  }
+
+  private async poll(): Promise<void> {
+    this.timer = null;
+    if (this.closed) return;
+    let next = this.opts.intervalMs;
+    try {
+      const msg = await this.fetchState();
+      if (!this.up) {
+        this.up = true;
+        this.backoff.reset();
+        this.opts.log.info(`connected to the hub at ${this.base} (polling every ${this.opts.intervalMs / 1000} s)`);
+        this.emit('up');
+        this.lastSeq = null; // after an outage hand on the state even if unchanged
+      }
+      if (msg.seq !== this.lastSeq) {
+        this.lastSeq = msg.seq;
+        this.opts.log.debug(`← state ${msg.state} seq ${msg.seq}`);
+        this.emit('state', msg);
+      }
+    } catch (err) {
+      if (this.closed) return;
+      next = this.backoff.next();
+      const text = (err as Error).message;
+      if (this.up) {
+        this.up = false;
+        this.emit('down', text);
+      }
+      if (err instanceof Unauthorized) this.opts.log.error(`${unauthorizedText(`${this.base}/api/state`)}; ${retryText(next)}`);
+      else this.opts.log.warn(`cannot poll the hub at ${this.base}/api/state: ${text}; ${retryText(next)}`);
+    }
+    if (!this.closed) this.timer = setTimeout(() => void this.poll(), next);
+  }
+
+  private async fetchState(): Promise<StateMessage> {
+    const res = await this.request('GET', '/api/state');
+    const body = (await res.json()) as Record<string, unknown>;
+    const { seq, state, reason, since } = body;
+    return parseServerMessage(JSON.stringify({ v: 1, type: 'state', seq, state, reason, since }));
+  }
+
+  private async report(message: AgentMessage): Promise<void> {
+    try {
+      await this.request('POST', '/api/report', JSON.stringify(message));
+    } catch (err) {
+      this.opts.log.warn(`could not send ${message.type} to the hub: ${(err as Error).message}`);
+    }
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, body?: string): Promise<Response> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
+    this.inflight.add(abort);
+    try {
+      const res = await fetch(this.base + path, {
+        method,
+        body,
+        headers: { Authorization: `Bearer ${this.opts.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        signal: abort.signal,
+        redirect: 'error',
+      });
+      if (res.status === 401) throw new Unauthorized();
+      if (!res.ok) throw new Error(`HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+      return res;
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause;
+      throw cause?.code ? new Error(`${cause.code}`) : err;
+    } finally {
+      clearTimeout(timer);
+      this.inflight.delete(abort);
+    }
+  }
+}
+
+class Unauthorized extends Error {
+  constructor() {
+    super('HTTP 401 Unauthorized');
+  }
+}

@@ -1,0 +1,143 @@
+// WebSocket transport (the `ws` package): Bearer token in the upgrade request, reconnect with
+// exponential backoff and jitter, and a dead-connection watchdog (the hub pings every ~10 s; no
+// traffic for DEAD_AFTER_MS means the connection is gone even if TCP has not noticed).
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { Backoff } from '../../lib/backoff';
+import { MAX_MESSAGE_BYTES, parseServerMessage, type AgentMessage } from '../../lib/protocol';
+import type { Logger } from '../log';
+import { retryText, unauthorizedText, type Transport, type TransportEvents } from './transport';
+
+export const DEAD_AFTER_MS = 30_000;
+
+export interface WebSocketOptions {
+  url: string;
+  token: string;
+  maxBackoffMs: number;
+  log: Logger;
+  deadAfterMs?: number;
+}
+
+export class WebSocketTransport extends EventEmitter<TransportEvents> implements Transport {
+  private ws: WebSocket | null = null;
+  private open = false;
+  private closed = true;
+  private lastSeen = 0;
+  private failure = '';
+  private retryTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private readonly backoff: Backoff;
+
+  constructor(private readonly opts: WebSocketOptions) {
+    super();
+    this.backoff = new Backoff({ baseMs: 1000, maxMs: opts.maxBackoffMs });
+  }
+
+  get connected(): boolean {
+    return this.open;
+  }
+
+  connect(): void {
+    this.closed = false;
+    this.dial();
+  }
+
+  send(message: AgentMessage): void {
+    if (!this.open || !this.ws) return;
+    this.opts.log.debug(`→ ${message.type}`);
+    this.ws.send(JSON.stringify(message));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.stopWatchdog();
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => ws.terminate(), 2000);
+      ws.once('close', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1001, 'agent stopping');
+    });
+  }
+
+  private dial(): void {
+    const { url, token, log } = this.opts;
+    this.failure = '';
+    log.debug(`connecting to ${url}`);
+    const ws = new WebSocket(url, {
+      headers: { Authorization: `Bearer ${token}` },
+      maxPayload: MAX_MESSAGE_BYTES,
+      handshakeTimeout: 10_000,
+      followRedirects: false,
+    });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.open = true;
+      this.touch();
+      this.startWatchdog();
+      log.info(`connected to the hub at ${url}`);
+      this.emit('up');
+    });
+    ws.on('message', (data: Buffer) => {
+      this.touch();
+      try {
+        const msg = parseServerMessage(data);
+        this.backoff.reset(); // the hub accepted us and speaks our protocol
+        log.debug(`← state ${msg.state} seq ${msg.seq}`);
+        this.emit('state', msg);
+      } catch (err) {
+        log.warn(`ignored a message from the hub: ${(err as Error).message}`);
+      }
+    });
+    ws.on('ping', () => this.touch());
+    ws.on('pong', () => this.touch());
+    ws.on('error', (err) => (this.failure = err.message));
+    ws.on('close', (code, reason) => this.closedSocket(ws, code, reason.toString()));
+  }
+
+  private closedSocket(ws: WebSocket, code: number, reason: string): void {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.stopWatchdog();
+    const wasOpen = this.open;
+    this.open = false;
+    const why = this.failure || `closed (${code}${reason ? ` ${reason}` : ''})`;
+    if (wasOpen) this.emit('down', why);
+    if (this.closed) return;
+    const wait = this.backoff.next();
+    const status = /Unexpected server response: (\d+)/.exec(this.failure)?.[1];
+    if (status === '401') this.opts.log.error(`${unauthorizedText(this.opts.url)}; ${retryText(wait)}`);
+    else if (status) this.opts.log.warn(`the hub answered HTTP ${status} at ${this.opts.url} (is the URL's path right?); ${retryText(wait)}`);
+    else this.opts.log.warn(`${wasOpen ? 'lost the hub' : 'cannot reach the hub'} at ${this.opts.url}: ${why}; ${retryText(wait)}`);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.closed) this.dial();
+    }, wait);
+  }
+
+  private touch(): void {
+    this.lastSeen = Date.now();
+  }
+
+  private startWatchdog(): void {
+    const deadAfter = this.opts.deadAfterMs ?? DEAD_AFTER_MS;
+    this.watchdog = setInterval(
+      () => {
+        if (Date.now() - this.lastSeen <= deadAfter) return;
+        this.failure = `no traffic from the hub for ${Math.round(deadAfter / 1000)} s`;
+        this.ws?.terminate();
+      },
+      Math.min(5000, deadAfter / 3),
+    );
+  }
+
+  private stopWatchdog(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+  }
+}
