@@ -19,10 +19,11 @@ export class TestSmtp {
   /** Called when a message's data has arrived, before it is parsed (for timing). */
   onAccepted: ((at: number) => void) | null = null;
 
-  constructor(private readonly opts: { user?: string; password?: string } = {}) {}
+  /** `user`/`password` make authentication required; mail to `reject` is refused with 550. */
+  constructor(private readonly opts: { user?: string; password?: string; reject?: string[] } = {}) {}
 
   async start(): Promise<void> {
-    const { user, password } = this.opts;
+    const { user, password, reject = [] } = this.opts;
     const server = new SMTPServer({
       authOptional: !user,
       allowInsecureAuth: true,
@@ -33,6 +34,10 @@ export class TestSmtp {
         if (auth.username === user && auth.password === password) cb(null, { user: auth.username });
         else cb(new Error('Invalid username or password'));
       },
+      onRcptTo(address, _session, cb) {
+        if (reject.includes(address.address)) cb(Object.assign(new Error('No such user here'), { responseCode: 550 }));
+        else cb();
+      },
       onData: (stream, session, cb) => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
@@ -40,7 +45,8 @@ export class TestSmtp {
           const at = Date.now();
           this.onAccepted?.(at);
           const raw = Buffer.concat(chunks);
-          simpleParser(raw).then(
+          // keepCidLinks: leave cid: references in the HTML as the sender wrote them.
+          simpleParser(raw, { keepCidLinks: true }).then(
             (parsed) => {
               const envelope = {
                 from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',

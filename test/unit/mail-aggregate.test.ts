@@ -159,6 +159,8 @@ describe('mail aggregation: cooldown', () => {
     const agg = new Aggregator(options());
     agg.offer(pic({ eventId: '1' }), T0);
     assert.equal(agg.offer(pic({ eventId: '2' }), T0 + S).outcome, 'cooldown');
+    // The count goes into the first mail that leaves after it.
+    assert.equal(agg.due(T0 + 10 * S)[0].suppressed, 1);
   });
 
   it('cooldown 0 mails every event', () => {
