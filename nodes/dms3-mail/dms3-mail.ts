@@ -2,7 +2,7 @@
 // This file adapts: validation → aggregator → template → durable outbox → SMTP, plus status and done().
 import nodemailer from 'nodemailer';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { validateMotionEvent } from '../../lib/event';
 import { Aggregator, eventKey, type MailJob } from '../../lib/mail/aggregate';
 import { composeMail } from '../../lib/mail/compose';
@@ -40,11 +40,14 @@ export = function (RED: NodeAPI) {
       node.on('input', (_msg, _send, done) => done(new Error(problem)));
     };
 
+    const userDir = typeof RED.settings.userDir === 'string' ? RED.settings.userDir : join(homedir(), '.node-red');
     let opts: MailOptions;
     let templates: TemplateSource;
     try {
       opts = parseMailOptions(config);
-      templates = new TemplateSource(typeof config.template === 'string' ? config.template.trim() : '', opts.subject, (m) => node.warn(m));
+      const path = typeof config.template === 'string' ? config.template.trim() : '';
+      // A relative template path is taken from Node-RED's user directory.
+      templates = new TemplateSource(path && resolve(userDir, path), opts.subject, (m) => node.warn(m));
     } catch (err) {
       refuse(`invalid configuration: ${(err as Error).message}`);
       return;
@@ -56,7 +59,6 @@ export = function (RED: NodeAPI) {
     }
     const from = smtp.settings.from;
     const transport = nodemailer.createTransport(transportOptions(smtp.settings));
-    const userDir = typeof RED.settings.userDir === 'string' ? RED.settings.userDir : join(homedir(), '.node-red');
     const outbox = new Outbox(join(userDir, 'dms3-outbox', node.id.replace(/[^\w.-]/g, '_')));
     const aggregator = new Aggregator(opts, node.context().get(CONTEXT_KEY) as DayCount | undefined);
     const pending = new Map<string, Done[]>(); // event key → done() of the inputs that wait for its mail
@@ -98,13 +100,13 @@ export = function (RED: NodeAPI) {
         return;
       }
       const c = aggregator.counters(Date.now());
-      const parts = [`sent ${courier.sent}`];
+      const parts = courier.sent ? [`sent ${courier.sent}`] : [];
       if (courier.queued) parts.push(`queued ${courier.queued}`);
       if (courier.failed) parts.push(`failed ${courier.failed}`);
       if (c.gathering) parts.push(`collecting ${c.gathering}`);
       if (c.capReached) parts.push(`cap ${opts.dailyCap}/day reached`);
       const fill = courier.failed ? 'red' : courier.retrying || c.capReached ? 'yellow' : c.gathering ? 'blue' : 'green';
-      node.status({ fill, shape: courier.retrying ? 'ring' : 'dot', text: parts.join(', ') });
+      node.status({ fill, shape: courier.retrying ? 'ring' : 'dot', text: parts.join(', ') || 'ready' });
     }
 
     async function dispatch(jobs: MailJob[]) {

@@ -1,6 +1,6 @@
 // dms3-mail on the real Node-RED runtime, sending to a real SMTP server on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -212,6 +212,19 @@ describe('dms3-mail node (real SMTP server on 127.0.0.1)', () => {
     assert.equal(follow.attachments[0].filename, '17-20250601221405.mkv');
     assert.equal(follow.attachments[0].size, 50_000);
     assert.ok(!(follow.html || '').includes('cid:'));
+  });
+
+  it('uses the user’s own MJML template (a path relative to the user directory)', async () => {
+    writeFileSync(
+      join(userDir, 'my-mail.mjml'),
+      '<mjml><mj-body><mj-section><mj-column><mj-text>Bewegung bei {{camera}} auf {{hostname}}: {{percent}} %</mj-text><mj-image src="{{imageSrc}}" /></mj-column></mj-section></mj-body></mjml>',
+    );
+    await load({ template: 'my-mail.mjml', subject: 'Kamera {{camera}}' });
+    helper.getNode('m').receive({ payload: pictureEvent({ camera: 'Hof & Tor' }) });
+    const [mail] = await smtp.waitForMails(1);
+    assert.equal(mail.parsed.subject, 'Kamera Hof & Tor');
+    assert.match(mail.parsed.html || '', /Bewegung bei Hof &amp; Tor auf garden-pi: 5\.6 %/);
+    assert.ok((mail.parsed.html || '').includes(`src="cid:${mail.parsed.attachments[0].cid}"`));
   });
 
   it('authenticates with the credentials of the SMTP account', async () => {

@@ -29,6 +29,7 @@ export class TestSmtp {
       allowInsecureAuth: true,
       disabledCommands: ['STARTTLS'],
       closeTimeout: 200,
+      disableReverseLookup: true,
       logger: false,
       onAuth(auth, _session, cb) {
         if (auth.username === user && auth.password === password) cb(null, { user: auth.username });
