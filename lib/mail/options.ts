@@ -70,7 +70,9 @@ const DAY_S = 24 * 3600;
 export function parseMailOptions(def: Record<string, unknown>): MailOptions {
   const subject = def.subject === undefined || def.subject === '' ? DEFAULT_SUBJECT : def.subject;
   if (typeof subject !== 'string') throw new FieldError('subject', subject, 'expected text');
-  if (def.movies !== undefined && def.movies !== 'attach' && def.movies !== 'off') throw new FieldError('movies', def.movies, 'expected "attach" or "off"');
+  if (def.movies !== undefined && def.movies !== null && def.movies !== '' && def.movies !== 'attach' && def.movies !== 'off') {
+    throw new FieldError('movies', def.movies, 'expected "attach" or "off"');
+  }
   const quietMs = parseNumber('quiet', def.quiet, 5, { min: 0, max: 600 }) * 1000;
   const maxWaitMs = parseNumber('maxWait', def.maxWait, 30, { min: 0, max: 3600 }) * 1000;
   if (maxWaitMs < quietMs) throw new FieldError('maxWait', def.maxWait, `must be at least the quiet time (${quietMs / 1000} s)`);
