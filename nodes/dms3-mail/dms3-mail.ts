@@ -104,6 +104,8 @@ export = function (RED: NodeAPI) {
       if (courier.queued) parts.push(`queued ${courier.queued}`);
       if (courier.failed) parts.push(`failed ${courier.failed}`);
       if (c.gathering) parts.push(`collecting ${c.gathering}`);
+      const skipped = c.filtered + c.suppressed + c.capped;
+      if (skipped) parts.push(`skipped ${skipped}`);
       if (c.capReached) parts.push(`cap ${opts.dailyCap}/day reached`);
       const fill = courier.failed ? 'red' : courier.retrying || c.capReached ? 'yellow' : c.gathering ? 'blue' : 'green';
       node.status({ fill, shape: courier.retrying ? 'ring' : 'dot', text: parts.join(', ') || 'ready' });
@@ -115,8 +117,8 @@ export = function (RED: NodeAPI) {
         pending.delete(job.key);
         try {
           const mail = composeMail(job, await templates.get(), { to: opts.to, maxClipBytes: opts.maxClipBytes });
-          problem = null; // the template compiled after all (a fixed file)
           await courier.enqueue(mail);
+          problem = null; // e.g. a template file that was missing at start and has been fixed
           dones.forEach((d) => d());
         } catch (err) {
           if (dones.length) dones.forEach((d) => d(err as Error));
