@@ -263,6 +263,19 @@ describe('dms3-mail node (real SMTP server on 127.0.0.1)', () => {
     assert.equal(readdirSync(join(userDir, 'dms3-outbox', 'm', 'failed')).filter((f) => f.endsWith('.json')).length, 1);
   });
 
+  it('gives a mail up after the configured time and reports it to the Catch node', async () => {
+    await smtp.stop();
+    await load({ retryFirst: 0.2, giveUp: 0.001 }); // 3.6 s
+    const caught: any[] = [];
+    helper.getNode('caught').on('input', (msg: any) => caught.push(msg));
+    helper.getNode('m').receive({ payload: pictureEvent({ eventId: '23' }) });
+    await waitFor(() => caught.length === 1, 20000, 'a caught error');
+    assert.match(caught[0].error.message, /gave up after \d+ attempts/);
+    assert.equal(caught[0].payload.eventId, '23');
+    assert.deepEqual(outboxFiles(), []);
+    assert.equal(readdirSync(join(userDir, 'dms3-outbox', 'm', 'failed')).filter((f) => f.endsWith('.json')).length, 1);
+  });
+
   it('refuses a bad configuration with a red status naming the field', async () => {
     await load({ to: 'family@example.com, bob' });
     const caught: any[] = [];
