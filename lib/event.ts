@@ -24,6 +24,7 @@ export interface MotionEvent {
 }
 
 const MIME = /^[\w.+-]+\/[\w.+-]+$/;
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?$/;
 
 // Keep error messages short: a stray Buffer or long text would otherwise be serialised whole.
 function brief(v: unknown): unknown {
@@ -67,7 +68,7 @@ export function validateMotionEvent(value: unknown, at = 'msg.payload'): MotionE
   const width = optionalNumber(p, 'width', at, (n) => Number.isInteger(n) && n > 0, 'expected a width in pixels > 0');
   const height = optionalNumber(p, 'height', at, (n) => Number.isInteger(n) && n > 0, 'expected a height in pixels > 0');
   const percent = optionalNumber(p, 'percent', at, (n) => n >= 0 && n <= 100, 'expected a percentage from 0 to 100');
-  if (typeof p.time !== 'string' || Number.isNaN(Date.parse(p.time))) throw new FieldError(`${at}.time`, brief(p.time), 'expected an ISO 8601 date-time');
+  if (typeof p.time !== 'string' || !ISO_TIME.test(p.time) || Number.isNaN(Date.parse(p.time))) throw new FieldError(`${at}.time`, brief(p.time), 'expected an ISO 8601 date-time');
   return {
     agent,
     hostname,

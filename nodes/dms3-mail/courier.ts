@@ -104,7 +104,13 @@ export class Courier {
         }
         const mail = this.queue[0];
         this.attempt = this.deliver(mail);
-        await this.attempt;
+        try {
+          await this.attempt;
+        } catch (err) {
+          // The outbox itself failed (disk full, permissions): keep the mail and try again later.
+          if (!this.queue.includes(mail)) this.queue.unshift(mail);
+          this.pause(mail, err as Error);
+        }
         this.attempt = null;
       }
     } finally {
@@ -143,8 +149,12 @@ export class Courier {
       this.hooks.onFailed(mail, final, waited);
       return;
     }
-    await this.outbox.update(mail);
     this.queue.unshift(mail);
+    await this.outbox.update(mail);
+    this.pause(mail, error);
+  }
+
+  private pause(mail: StoredMail, error: Error): void {
     this.failures++;
     const delay = retryDelay(this.failures, this.opts.retryFirstMs);
     this.pausedUntil = this.now() + delay;

@@ -13,6 +13,9 @@ describe('Motion event validation', () => {
     assert.equal(ev.file.size, ev.file.data.length);
     const movie = validateMotionEvent({ ...pictureEvent(), kind: 'movie', pixels: undefined, width: null, height: undefined, percent: undefined });
     assert.equal(movie.pixels, null);
+    for (const time of ['2025-06-01T22:14:05Z', '2025-06-01T22:14:05.123+02:00', '2025-06-01T22:14']) {
+      assert.equal(validateMotionEvent({ ...pictureEvent(), time }).time, time);
+    }
   });
 
   it('names the bad field and value, briefly', () => {
@@ -31,6 +34,8 @@ describe('Motion event validation', () => {
       [{ ...good, percent: 140 }, /msg\.payload\.percent 140/],
       [{ ...good, width: 0 }, /msg\.payload\.width 0/],
       [{ ...good, time: 'yesterday' }, /msg\.payload\.time "yesterday": expected an ISO 8601 date-time/],
+      [{ ...good, time: 'June 1 2025' }, /msg\.payload\.time "June 1 2025"/],
+      [{ ...good, time: '2025-02-30T25:00:00Z' }, /msg\.payload\.time/],
     ];
     for (const [payload, re] of cases) assert.throws(() => validateMotionEvent(payload), re);
   });
