@@ -97,11 +97,12 @@ describe('the built-in mail template', () => {
     assert.match(mail.text, /The clip 17-20250601221405\.mkv is 30\.0 MB, more than the 20\.0 MB a mail may carry/);
   });
 
-  it('recompiles a user template when the file changes, and keeps the last good one after a broken edit', async () => {
-    const { mkdtempSync, writeFileSync, utimesSync } = await import('node:fs');
+  it('recompiles a user template when the file changes, and keeps the last good one after a broken edit', async (t) => {
+    const { mkdtempSync, rmSync, writeFileSync, utimesSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'dms3-tpl-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'mine.mjml');
     writeFileSync(file, '<mjml><mj-body><mj-section><mj-column><mj-text>v1 {{camera}}</mj-text></mj-column></mj-section></mj-body></mjml>');
     const warnings: string[] = [];
