@@ -3,7 +3,7 @@ export class FieldError extends Error {
   constructor(
     readonly field: string,
     readonly value: unknown,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`${field} ${JSON.stringify(value)}: ${reason}`);
     this.name = 'FieldError';
