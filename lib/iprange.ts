@@ -30,11 +30,17 @@ function mask(prefix: number): number {
 /** Parse "a.b.c.d/n" (host bits are dropped); refuses ranges wider than /22. */
 export function parseCidr(field: string, text: unknown): Cidr {
   const [addr, bits, extra] = typeof text === 'string' ? text.trim().split('/') : [];
-  if (addr === undefined || bits === undefined || extra !== undefined || !/^\d{1,2}$/.test(bits) || Number(bits) > 32) {
+  let address: number | null = null;
+  try {
+    address = parseIPv4(field, addr);
+  } catch {
+    // reported below, with the whole range as the value
+  }
+  if (address === null || bits === undefined || extra !== undefined || !/^\d{1,2}$/.test(bits) || Number(bits) > 32) {
     throw new FieldError(field, text, 'not an IPv4 range in CIDR notation (e.g. 192.168.1.0/24)');
   }
   const prefix = Number(bits);
-  const network = (parseIPv4(field, addr) & mask(prefix)) >>> 0;
+  const network = (address & mask(prefix)) >>> 0;
   if (prefix < WIDEST_PREFIX) {
     throw new FieldError(field, text, `range too large to sweep: at most /${WIDEST_PREFIX} (${hostCount(WIDEST_PREFIX)} hosts)`);
   }

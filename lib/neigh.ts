@@ -1,5 +1,5 @@
 // Parsers for what the presence scan reads: the kernel neighbour table (`ip -s neigh`), replies
-// printed by arp-scan, arping and ndisc6, responders to an IPv6 multicast ping, and `ip -j addr`.
+// printed by arp-scan, arping and ndisc6, and the interface as `ip -j addr` shows it.
 // Pure text in, plain data out; which entries prove presence is decided here too.
 import type { Sighting } from './presence';
 
@@ -70,12 +70,6 @@ export function parseNdisc6(text: string, target: string): Sighting[] {
   if (!mac) return [];
   const from = /^\s*from (\S+)/m.exec(text)?.[1] ?? target;
   return [{ mac: mac.toLowerCase(), ip: from }];
-}
-
-/** Addresses that answered a (multicast) ping: "64 bytes from fe80::1%eth0: icmp_seq=1 ...". */
-export function parsePingResponders(text: string): string[] {
-  const reply = /bytes from ([0-9a-f:.]+?)(?:%[^:\s]+)?: icmp_seq/gi;
-  return [...new Set([...text.matchAll(reply)].map((m) => m[1].toLowerCase()))];
 }
 
 export interface InterfaceInfo {

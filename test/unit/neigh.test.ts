@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { freshSightings, mergeSightings, parseArping, parseArpScan, parseIpAddrJson, parseIpNeigh, parseNdisc6, parsePingResponders } from '../../lib/neigh';
+import { freshSightings, mergeSightings, parseArping, parseArpScan, parseIpAddrJson, parseIpNeigh, parseNdisc6 } from '../../lib/neigh';
 
 // Outputs captured from iproute2 6.1, arp-scan 1.10, arping 2.23, ndisc6 1.0.5 and iputils ping on Debian 12.
 const NEIGH_S = [
@@ -91,17 +91,6 @@ describe('tool output parsers', () => {
     const out = 'Soliciting fe80::ff:fe00:1 (fe80::ff:fe00:1) on eth0...\nTarget link-layer address: 02:00:00:00:00:01\n from fe80::ff:fe00:1\n';
     assert.deepEqual(parseNdisc6(out, 'fe80::ff:fe00:1'), [{ mac: '02:00:00:00:00:01', ip: 'fe80::ff:fe00:1' }]);
     assert.deepEqual(parseNdisc6('Soliciting fe80::9 (fe80::9) on eth0...\nTimed out.\nNo response.\n', 'fe80::9'), []);
-  });
-
-  it('lists the responders of a multicast ping once each', () => {
-    const out = [
-      'PING ff02::1%eth0(ff02::1%eth0) 56 data bytes',
-      '64 bytes from fe80::ff:fe00:fe%eth0: icmp_seq=1 ttl=64 time=0.058 ms',
-      '64 bytes from fe80::ff:fe00:1%eth0: icmp_seq=1 ttl=64 time=0.135 ms',
-      '64 bytes from fe80::ff:fe00:1%eth0: icmp_seq=2 ttl=64 time=0.129 ms (DUP!)',
-      '64 bytes from 2001:db8::1: icmp_seq=2 ttl=64 time=0.129 ms',
-    ].join('\n');
-    assert.deepEqual(parsePingResponders(out), ['fe80::ff:fe00:fe', 'fe80::ff:fe00:1', '2001:db8::1']);
   });
 
   it('reads the interface state and IPv4 subnets from `ip -j addr`', () => {
