@@ -36,17 +36,17 @@ export function parseIpNeigh(text: string): NeighEntry[] {
   return entries;
 }
 
-const LIVE_STATES = new Set(['REACHABLE', 'DELAY', 'PROBE']);
-
 /**
- * Entries that prove presence: REACHABLE, DELAY or PROBE with a confirmation at most `maxAgeSec`
- * old. STALE never does (the kernel keeps it for as long as nobody asks), nor does a DELAY/PROBE
- * entry created from a neighbour's own solicitation (its confirmation is back-dated).
+ * Entries that prove presence. REACHABLE does: the kernel holds that state only for its reachable
+ * time (15-45 s by default) after the neighbour last answered. DELAY and PROBE do only with a
+ * confirmation at most `maxAgeSec` old: they mean "answered once, now being re-checked", and an entry
+ * the kernel created from a neighbour's own request carries a back-dated confirmation. STALE never
+ * does: the kernel keeps it for as long as nobody asks.
  */
 export function freshSightings(entries: NeighEntry[], maxAgeSec: number): Sighting[] {
-  return entries
-    .filter((e) => e.mac !== null && e.confirmedAgeSec !== null && e.confirmedAgeSec <= maxAgeSec && e.states.some((s) => LIVE_STATES.has(s)))
-    .map((e) => ({ mac: e.mac!, ip: e.ip }));
+  const proves = (e: NeighEntry) =>
+    e.states.includes('REACHABLE') || ((e.states.includes('DELAY') || e.states.includes('PROBE')) && e.confirmedAgeSec !== null && e.confirmedAgeSec <= maxAgeSec);
+  return entries.filter((e) => e.mac !== null && proves(e)).map((e) => ({ mac: e.mac!, ip: e.ip }));
 }
 
 /** Replies in arp-scan's output: "10.0.0.2<TAB>02:00:00:00:00:01<TAB>vendor" (header and footer ignored). */

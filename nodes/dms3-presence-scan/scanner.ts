@@ -27,7 +27,7 @@ export interface ScanRequest {
   ipv6: boolean;
   macs: string[]; // every configured MAC (IPv6 candidates)
   known: Sighting[]; // last sightings, probed directly (unicast)
-  freshSec: number; // a neighbour entry confirmed this long before the scan still counts
+  freshSec: number; // a DELAY/PROBE neighbour entry confirmed this long before the scan still counts
 }
 
 export interface ScanResult {
@@ -50,6 +50,8 @@ interface Output {
 }
 
 const DENIED = /permission|not permitted|CAP_NET_RAW|run as root/i;
+const MAX_FRESH_SEC = 30;
+const LINK_DOWN = /\bis down\b|network is down/i;
 const NO_DEVICE = /no such device|does not exist|cannot find device|name or service not known/i;
 // Debian keeps arp-scan and arping in /usr/sbin, which an ordinary user's PATH may lack.
 const EXTRA_PATH = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
@@ -97,7 +99,8 @@ export class Scanner {
     const info = await this.interfaceInfo(req.iface);
     const range = req.range ?? (info.ipv4[0] ? subnetOf(info.ipv4[0].address, info.ipv4[0].prefix) : null);
     if (!range && !req.ipv6) throw new ScanError(`interface "${req.iface}" has no IPv4 address: set a range or turn IPv6 on`);
-    const fresh = () => req.freshSec + Math.ceil((Date.now() - started) / 1000);
+    // Capped below the 60 s by which the kernel back-dates a neighbour it never confirmed.
+    const fresh = () => Math.min(req.freshSec + Math.ceil((Date.now() - started) / 1000), MAX_FRESH_SEC);
     const [v4, v6] = await Promise.all([
       range ? this.scan4(req, range, info, fresh) : null,
       req.ipv6 ? this.scan6(req, fresh) : [],
@@ -228,6 +231,7 @@ export class Scanner {
     const text = `${out.stderr}\n${out.stdout}`;
     if (DENIED.test(text)) throw new Denied(`${cmd} not permitted (needs CAP_NET_RAW)`);
     if (NO_DEVICE.test(text)) throw new ScanError(`interface "${iface}" not found (${cmd})`);
+    if (LINK_DOWN.test(text)) throw new ScanError(`interface "${iface}" is down (${cmd})`);
     throw new ScanError(`${cmd} failed (exit ${out.code}): ${firstLine(out.stderr || out.stdout)}`);
   }
 

@@ -31,18 +31,22 @@ describe('neighbour table parser', () => {
     assert.equal(parseIpNeigh(NEIGH6_S)[1].mac, '02:00:00:00:00:02');
   });
 
-  it('counts only live entries with a fresh confirmation; STALE never proves presence', () => {
+  it('counts REACHABLE, and DELAY/PROBE only with a fresh confirmation; STALE never proves presence', () => {
     assert.deepEqual(freshSightings(parseIpNeigh(NEIGH_S), 15), [
       { mac: '02:00:00:00:00:01', ip: '10.213.0.11' },
       { mac: '02:00:00:00:00:03', ip: '10.213.0.13' },
     ]);
+    // PROBE confirmed 62 s ago: the neighbour is being re-checked, not seen.
+    assert.equal(freshSightings(parseIpNeigh(NEIGH_S), 61).length, 2);
+    assert.equal(freshSightings(parseIpNeigh(NEIGH_S), 62).length, 3);
     // A DELAY entry created from the neighbour's own solicitation is back-dated: not fresh.
     assert.deepEqual(freshSightings(parseIpNeigh(NEIGH6_S), 15), [{ mac: '02:00:00:00:00:02', ip: 'fe80::ff:fe00:2' }]);
-    // Without `-s` there is no confirmation age: nothing counts.
-    assert.deepEqual(freshSightings(parseIpNeigh('10.0.0.2 dev eth0 lladdr 02:00:00:00:00:01 REACHABLE'), 1000), []);
+    // The REACHABLE state itself is the kernel's fresh confirmation, also without `-s` statistics.
+    assert.deepEqual(freshSightings(parseIpNeigh('10.0.0.2 dev eth0 lladdr 02:00:00:00:00:01 REACHABLE'), 0), [{ mac: '02:00:00:00:00:01', ip: '10.0.0.2' }]);
+    assert.deepEqual(freshSightings(parseIpNeigh('10.0.0.2 dev eth0 lladdr 02:00:00:00:00:01 DELAY'), 1000), []);
   });
 
-  it('round-trips generated lines; only fresh live states are sightings (property)', () => {
+  it('round-trips generated lines; only REACHABLE or freshly confirmed DELAY/PROBE are sightings (property)', () => {
     const state = fc.constantFrom('REACHABLE', 'STALE', 'DELAY', 'PROBE', 'FAILED', 'INCOMPLETE', 'PERMANENT', 'NOARP');
     const mac = fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 6, maxLength: 6 }).map((b) => b.map((x) => x.toString(16).padStart(2, '0')).join(':'));
     const entry = fc.record({ ip: fc.ipV4(), mac, state, age: fc.nat(500), space: fc.boolean(), dev: fc.boolean() });
@@ -54,7 +58,7 @@ describe('neighbour table parser', () => {
           parsed.map((p) => [p.ip, p.mac, p.states[0], p.confirmedAgeSec, p.dev]),
           list.map((x) => [x.ip, x.mac, x.state, x.age, x.dev ? 'wlan0' : null]),
         );
-        const expected = list.filter((x) => ['REACHABLE', 'DELAY', 'PROBE'].includes(x.state) && x.age <= maxAge).map((x) => ({ mac: x.mac, ip: x.ip }));
+        const expected = list.filter((x) => x.state === 'REACHABLE' || (['DELAY', 'PROBE'].includes(x.state) && x.age <= maxAge)).map((x) => ({ mac: x.mac, ip: x.ip }));
         assert.deepEqual(freshSightings(parsed, maxAge), expected);
       }),
     );
