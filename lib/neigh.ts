@@ -49,6 +49,15 @@ export function freshSightings(entries: NeighEntry[], maxAgeSec: number): Sighti
   return entries.filter((e) => e.mac !== null && proves(e)).map((e) => ({ mac: e.mac!, ip: e.ip }));
 }
 
+/**
+ * Entries of addresses that just answered a ping, whatever their state. A ping sent while the entry
+ * is STALE goes to the entry's MAC without a new ARP request and its reply confirms nothing in the
+ * kernel; but only that MAC can have received it, so the reply is a sighting of it.
+ */
+export function answeredSightings(entries: NeighEntry[], replied: Set<string>): Sighting[] {
+  return entries.filter((e) => e.mac !== null && replied.has(e.ip) && !e.states.includes('FAILED')).map((e) => ({ mac: e.mac!, ip: e.ip }));
+}
+
 /** Replies in arp-scan's output: "10.0.0.2<TAB>02:00:00:00:00:01<TAB>vendor" (header and footer ignored). */
 export function parseArpScan(text: string): Sighting[] {
   const line = new RegExp(`^(${IPV4})\\s+(${MAC})(?:\\s|$)`, 'i');

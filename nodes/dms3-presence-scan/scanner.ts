@@ -7,7 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import ping from 'ping';
 import { cidrHosts, eui64LinkLocal, parseCidr, subnetOf } from '../../lib/iprange';
-import { freshSightings, mergeSightings, parseArping, parseArpScan, parseIpAddrJson, parseIpNeigh, parseNdisc6, type InterfaceInfo } from '../../lib/neigh';
+import { answeredSightings, freshSightings, mergeSightings, parseArping, parseArpScan, parseIpAddrJson, parseIpNeigh, parseNdisc6, type InterfaceInfo } from '../../lib/neigh';
 import type { Sighting } from '../../lib/presence';
 
 /** IPv4 sweep methods, best first: arp-scan and arping need CAP_NET_RAW; ping fills the kernel table. */
@@ -129,13 +129,15 @@ export class Scanner {
     const own = new Set(info.ipv4.map((a) => a.address));
     const targets = cidrHosts(cidr).filter((ip) => !own.has(ip));
     const known = req.known.filter((s) => s.ip.includes('.'));
-    const [swept, probed] = await Promise.all([this.sweep4(req.iface, range, targets, known), this.probeKnown4(req.iface, known)]);
+    const replied = new Set<string>(); // addresses that answered a ping in this scan
+    const [swept, probed] = await Promise.all([this.sweep4(req.iface, range, targets, known, replied), this.probeKnown4(req.iface, known, replied)]);
     const table = await this.run('ip', ['-4', '-s', 'neigh', 'show', 'dev', req.iface], 5000);
     if (table.code !== 0) throw new ScanError(`ip neigh: ${firstLine(table.stderr)}`);
-    return { method: swept.method, hosts: targets.length, sightings: mergeSightings(swept.sightings, probed, freshSightings(parseIpNeigh(table.stdout), fresh())) };
+    const entries = parseIpNeigh(table.stdout);
+    return { method: swept.method, hosts: targets.length, sightings: mergeSightings(swept.sightings, probed, freshSightings(entries, fresh()), answeredSightings(entries, replied)) };
   }
 
-  private async sweep4(iface: string, range: string, targets: string[], known: Sighting[]): Promise<{ method: Method; sightings: Sighting[] }> {
+  private async sweep4(iface: string, range: string, targets: string[], known: Sighting[], replied: Set<string>): Promise<{ method: Method; sightings: Sighting[] }> {
     const reasons: string[] = [];
     for (const method of this.methods) {
       if (this.denied.has(method)) {
@@ -153,7 +155,7 @@ export class Scanner {
           return { method, sightings: await this.arpScan(iface, [range, ...extra]) };
         }
         if (method === 'arping') return { method, sightings: (await this.pool(targets, (ip) => this.arping(iface, ip))).flat() };
-        await this.pingSweep(targets);
+        await this.pingSweep(targets, replied);
         return { method, sightings: [] }; // the kernel table, read next, holds the answers
       } catch (err) {
         if (!(err instanceof Denied)) throw err;
@@ -166,7 +168,7 @@ export class Scanner {
   }
 
   /** Unicast ARP to each device's last address and MAC: a dozing phone may skip broadcasts. */
-  private async probeKnown4(iface: string, known: Sighting[]): Promise<Sighting[]> {
+  private async probeKnown4(iface: string, known: Sighting[], replied: Set<string>): Promise<Sighting[]> {
     const useArping = this.methods.includes('arping') && !this.denied.has('arping') && findCommand('arping') !== null;
     if (useArping) {
       try {
@@ -178,7 +180,7 @@ export class Scanner {
       }
     }
     // ping makes the kernel resolve (or re-probe, unicast) the address; the table shows the answer.
-    await this.pingSweep(known.map((s) => s.ip));
+    await this.pingSweep(known.map((s) => s.ip), replied);
     return [];
   }
 
@@ -196,12 +198,13 @@ export class Scanner {
     return parseArping(out.stdout);
   }
 
-  private async pingSweep(targets: string[]): Promise<void> {
+  private async pingSweep(targets: string[], replied: Set<string>): Promise<void> {
     if (!findCommand('ping')) throw new ScanError('ping: command not found');
     await this.pool(targets, async (ip) => {
       if (this.closed) throw new ScanError('scanner closed');
       const res = await ping.promise.probe(ip, { timeout: 1, deadline: 1, min_reply: 1 });
       if (DENIED.test(res.output)) throw new Denied('ping not permitted (needs CAP_NET_RAW or net.ipv4.ping_group_range)');
+      if (res.alive) replied.add(ip);
     });
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { freshSightings, mergeSightings, parseArping, parseArpScan, parseIpAddrJson, parseIpNeigh, parseNdisc6 } from '../../lib/neigh';
+import { answeredSightings, freshSightings, mergeSightings, parseArping, parseArpScan, parseIpAddrJson, parseIpNeigh, parseNdisc6 } from '../../lib/neigh';
 
 // Outputs captured from iproute2 6.1, arp-scan 1.10, arping 2.23, ndisc6 1.0.5 and iputils ping on Debian 12.
 const NEIGH_S = [
@@ -44,6 +44,12 @@ describe('neighbour table parser', () => {
     // The REACHABLE state itself is the kernel's fresh confirmation, also without `-s` statistics.
     assert.deepEqual(freshSightings(parseIpNeigh('10.0.0.2 dev eth0 lladdr 02:00:00:00:00:01 REACHABLE'), 0), [{ mac: '02:00:00:00:00:01', ip: '10.0.0.2' }]);
     assert.deepEqual(freshSightings(parseIpNeigh('10.0.0.2 dev eth0 lladdr 02:00:00:00:00:01 DELAY'), 1000), []);
+  });
+
+  it('counts an entry of an address that answered a ping, even STALE (the echo went to that MAC)', () => {
+    const entries = parseIpNeigh(NEIGH_S);
+    assert.deepEqual(answeredSightings(entries, new Set(['10.213.0.12', '10.213.0.14', '10.213.0.99'])), [{ mac: '02:00:00:00:00:02', ip: '10.213.0.12' }]);
+    assert.deepEqual(answeredSightings(entries, new Set()), []);
   });
 
   it('round-trips generated lines; only REACHABLE or freshly confirmed DELAY/PROBE are sightings (property)', () => {
