@@ -12,7 +12,7 @@ import type { Sighting } from '../../lib/presence';
 
 /** IPv4 sweep methods, best first: arp-scan and arping need CAP_NET_RAW; ping fills the kernel table. */
 export type Method = 'arp-scan' | 'arping' | 'ping';
-export const METHODS: readonly Method[] = ['arp-scan', 'arping', 'ping'];
+const METHODS: readonly Method[] = ['arp-scan', 'arping', 'ping'];
 
 export class ScanError extends Error {
   name = 'ScanError';
@@ -39,7 +39,6 @@ export interface ScanResult {
 
 export interface ScannerOptions {
   methods?: readonly Method[]; // restrict or reorder (benchmarks, tests)
-  concurrency?: number; // parallel arping/ping processes
   notice?: (text: string) => void; // a method found unusable, a fallback taken
 }
 
@@ -51,12 +50,13 @@ interface Output {
 
 const DENIED = /permission|not permitted|CAP_NET_RAW|run as root/i;
 const MAX_FRESH_SEC = 30;
+const CONCURRENCY = 64; // arping/ping/ndisc6 processes at a time
 const LINK_DOWN = /\bis down\b|network is down/i;
 const NO_DEVICE = /no such device|does not exist|cannot find device|name or service not known/i;
 // Debian keeps arp-scan and arping in /usr/sbin, which an ordinary user's PATH may lack.
 const EXTRA_PATH = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
-export function findCommand(name: string): string | null {
+function findCommand(name: string): string | null {
   const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...EXTRA_PATH];
   for (const dir of dirs) {
     try {
@@ -75,7 +75,6 @@ function firstLine(text: string): string {
 
 export class Scanner {
   private readonly methods: readonly Method[];
-  private readonly concurrency: number;
   private readonly notice: (text: string) => void;
   private readonly denied = new Set<Method>();
   private readonly children = new Set<ChildProcess>();
@@ -83,7 +82,6 @@ export class Scanner {
 
   constructor(opts: ScannerOptions = {}) {
     this.methods = opts.methods ?? METHODS;
-    this.concurrency = opts.concurrency ?? 64;
     this.notice = opts.notice ?? (() => {});
   }
 
@@ -254,7 +252,7 @@ export class Scanner {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, items.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
     return results;
   }
 
