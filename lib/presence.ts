@@ -55,44 +55,47 @@ export function parseDevices(specs: unknown): DeviceSpec[] {
 
 interface DeviceState {
   spec: DeviceSpec;
-  ip: string | null;
+  last: Sighting | null;
   lastSeen: number | null;
+  missedSince: number | null; // first successful scan that missed it since it was last seen
   present: boolean | null;
 }
 
 export class PresenceTracker {
   private readonly devices: DeviceState[];
-  private readonly startedAt: number;
 
   constructor(
     devices: DeviceSpec[],
     private readonly graceMs: number,
-    now: number,
   ) {
-    this.devices = devices.map((spec) => ({ spec, ip: null, lastSeen: null, present: null }));
-    this.startedAt = now;
+    this.devices = devices.map((spec) => ({ spec, last: null, lastSeen: null, missedSince: null, present: null }));
   }
 
-  /** The last known address of each device, to probe directly in the next scan. */
-  knownAddresses(): string[] {
-    return this.devices.map((d) => d.ip).filter((ip): ip is string => ip !== null);
+  /** The last sighting (MAC and address) of each device seen so far, to probe directly in the next scan. */
+  knownAddresses(): Sighting[] {
+    return this.devices.map((d) => d.last).filter((s): s is Sighting => s !== null);
   }
 
   /**
    * Apply the sightings of one successful scan. Returns true when the report changed.
-   * A device unseen in this scan stays present until `graceMs` has passed since it was last seen
-   * (or since the tracker started, for a device never seen).
+   * A device is gone only once successful scans have missed it for `graceMs`, counted from the first
+   * scan that missed it; failed scans are never applied, so a broken scanner, a restart or a gap
+   * between scans cannot make anyone "away". Until then a device never seen stays unknown (null).
    */
   update(sightings: Sighting[], now: number): boolean {
     let changed = false;
     for (const d of this.devices) {
       const hit = sightings.find((s) => d.spec.macs.includes(s.mac));
+      let present: boolean | null;
       if (hit) {
+        d.last = { mac: hit.mac, ip: hit.ip };
         d.lastSeen = now;
-        d.ip = hit.ip;
+        d.missedSince = null;
+        present = true;
+      } else {
+        d.missedSince ??= now;
+        present = now - d.missedSince >= this.graceMs ? false : d.present;
       }
-      const since = d.lastSeen ?? this.startedAt;
-      const present = hit ? true : now - since < this.graceMs ? d.present : false;
       if (present !== d.present) {
         d.present = present;
         changed = true;
@@ -105,7 +108,7 @@ export class PresenceTracker {
     const devices = this.devices.map((d) => ({
       name: d.spec.name,
       macs: [...d.spec.macs],
-      ip: d.ip,
+      ip: d.last?.ip ?? null,
       present: d.present,
       lastSeen: d.lastSeen === null ? null : new Date(d.lastSeen).toISOString(),
     }));
