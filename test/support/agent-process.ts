@@ -34,8 +34,10 @@ export interface AgentRun {
   stop(signal?: NodeJS.Signals, ms?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startAgent(args: string[], env: Record<string, string | undefined> = {}): AgentRun {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** `prefix` wraps the command, e.g. ['ip', 'netns', 'exec', 'ns'] to run the agent in a namespace. */
+export function startAgent(args: string[], env: Record<string, string | undefined> = {}, prefix: string[] = []): AgentRun {
+  const [cmd, ...rest] = [...prefix, process.execPath, CLI, ...args];
+  const child = spawn(cmd, rest, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, JOURNAL_STREAM: undefined, DMS3_TOKEN: undefined, ...env },
   });

@@ -24,6 +24,8 @@ export interface MjpegCameraOptions {
   fps?: number;
   host?: string;
   port?: number;
+  /** Listen on this Unix socket instead (reach it from a namespace through an ns-proxy). */
+  path?: string;
 }
 
 const BOUNDARY = 'dms3frame';
@@ -100,10 +102,11 @@ export async function startMjpegCamera(opts: MjpegCameraOptions = {}): Promise<M
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve);
+    if (opts.path) server.listen(opts.path, resolve);
+    else server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve);
   });
-  const { address, port } = server.address() as AddressInfo;
-  const base = `http://${address}:${port}`;
+  const { address, port } = opts.path ? { address: 'localhost', port: 0 } : (server.address() as AddressInfo);
+  const base = `http://${address}${port ? `:${port}` : ''}`;
 
   return {
     url: `${base}/stream.mjpg`,

@@ -1,6 +1,7 @@
 // A real `node-red` process for packaging, flow and end-to-end tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -28,6 +29,32 @@ export interface NodeRedOptions {
   /** Wrap the command, e.g. ['ip', 'netns', 'exec', 'ns'] to run it in a namespace. */
   prefix?: string[];
   host?: string;
+  /** Send request()/deploy() to this Unix socket (e.g. an ns-proxy into the namespace) instead of url. */
+  socketPath?: string;
+}
+
+export interface HttpAnswer {
+  status: number;
+  text: string;
+  json: () => any;
+}
+
+/** One HTTP request over a Unix socket (fetch cannot use one); fails after `timeoutMs`. */
+export function unixRequest(socketPath: string, method: string, path: string, headers: Record<string, string>, body?: string | Buffer, timeoutMs = 15_000): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ socketPath, method, path, headers: { host: 'localhost', ...headers }, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode ?? 0, text, json: () => JSON.parse(text) });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} over ${socketPath}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 export class NodeRed {
@@ -93,7 +120,11 @@ export class NodeRed {
     this.child = null;
   }
 
-  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; text: string; json: () => any }> {
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+    if (this.opts.socketPath) {
+      const all = { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers };
+      return unixRequest(this.opts.socketPath, method, path, all, body === undefined ? undefined : JSON.stringify(body));
+    }
     const res = await fetch(this.url + path, {
       method,
       headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },

@@ -19,8 +19,11 @@ export class TestSmtp {
   /** Called when a message's data has arrived, before it is parsed (for timing). */
   onAccepted: ((at: number) => void) | null = null;
 
-  /** `user`/`password` make authentication required; mail to `reject` is refused with 550. */
-  constructor(private readonly opts: { user?: string; password?: string; reject?: string[] } = {}) {}
+  /**
+   * `user`/`password` make authentication required; mail to `reject` is refused with 550; `path` listens
+   * on a Unix socket instead of 127.0.0.1 (for a namespace, through an ns-proxy).
+   */
+  constructor(private readonly opts: { user?: string; password?: string; reject?: string[]; path?: string } = {}) {}
 
   async start(): Promise<void> {
     const { user, password, reject = [] } = this.opts;
@@ -64,12 +67,14 @@ export class TestSmtp {
     });
     await new Promise<void>((resolve, reject) => {
       server.server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => {
+      const listening = () => {
         server.server.off('error', reject);
         resolve();
-      });
+      };
+      if (this.opts.path) server.listen(this.opts.path, listening);
+      else server.listen(this.port, '127.0.0.1', listening);
     });
-    this.port = (server.server.address() as AddressInfo).port;
+    if (!this.opts.path) this.port = (server.server.address() as AddressInfo).port;
     this.server = server;
   }
 
