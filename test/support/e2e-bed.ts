@@ -453,6 +453,17 @@ export class Bed {
     return this.agentLines(name).find((l) => l.at >= since && l.text.startsWith(`applied ${state}:`))?.at ?? null;
   }
 
+  /** Seconds from `from` until each agent logged "applied <state>", and the slowest of them. */
+  appliedTimes(state: 'start' | 'stop', from: number, names = PIS.map((p) => p.name)): { each: Record<string, number>; all: number } {
+    const each: Record<string, number> = {};
+    for (const n of names) {
+      const at = this.appliedAt(n, state, from);
+      if (at === null) throw new Error(`${n} has not logged "applied ${state}" since ${new Date(from).toISOString()}`);
+      each[n] = Math.round(at - from) / 1000;
+    }
+    return { each, all: Math.max(...Object.values(each)) };
+  }
+
   /** What happened between `from` and `to`: the test's actions, the flow's decisions and agent changes, the agents' logs. */
   async timeline(from: number, to = Date.now()): Promise<string> {
     const interesting = /^(hub: |applied |could not apply|connected to the hub|lost the hub|cannot reach|WARN connection to the hub lost|WARN server lost|started |WARN motion|WARN Motion is)/;

@@ -31,17 +31,6 @@ describe('end to end: the family comes and goes', () => {
     }
   }
 
-  /** Seconds from `from` until each agent logged "applied <state>", and the slowest. */
-  function appliedTimes(state: 'start' | 'stop', from: number): { each: Record<string, number>; all: number } {
-    const each: Record<string, number> = {};
-    for (const n of NAMES) {
-      const at = bed.appliedAt(n, state, from);
-      assert.ok(at !== null, `${n} logged "applied ${state}"`);
-      each[n] = (at - from) / 1000;
-    }
-    return { each, all: Math.max(...Object.values(each)) };
-  }
-
   it('1. everybody home: surveillance stays stopped, although one phone ignores ping', async (t) => {
     // The timeline starts with the bed: until the first scan the state node holds its start-up state.
     await scenario(t, async () => {
@@ -89,7 +78,7 @@ describe('end to end: the family comes and goes', () => {
       const left = bed.phone('ann', false);
       const s = await bed.settled('start', 60_000);
       assert.deepEqual([s.state, s.reason, s.override], ['start', 'nobody-home', 'auto']);
-      const times = appliedTimes('start', left);
+      const times = bed.appliedTimes('start', left);
       console.log(`phone leaves → all armed: ${times.all.toFixed(2)} s (grace ${TIMING.grace} s, so ${(times.all - TIMING.grace).toFixed(2)} s beyond it); each: ${JSON.stringify(times.each)}`);
       assert.ok(times.all >= TIMING.grace, 'not before the grace');
 
@@ -114,7 +103,7 @@ describe('end to end: the family comes and goes', () => {
       const s = await bed.settled('stop', 60_000);
       assert.deepEqual([s.state, s.reason], ['stop', 'someone-home']);
       const decided = (await bed.probe()).find((e) => e.topic === 'state' && e.at > back && e.payload.state === 'stop')!;
-      const times = appliedTimes('stop', back);
+      const times = bed.appliedTimes('stop', back);
       console.log(
         `phone returns → decision ${((decided.at - back) / 1000).toFixed(2)} s, all disarmed ${times.all.toFixed(2)} s (scan interval ${TIMING.scanInterval} s); each: ${JSON.stringify(times.each)}`,
       );
@@ -139,12 +128,12 @@ describe('end to end: the family comes and goes', () => {
 
       const on = await bed.settled('start', end.getTime() - Date.now());
       assert.deepEqual([on.state, on.reason], ['start', 'always-on']);
-      const opened = appliedTimes('start', start.getTime());
+      const opened = bed.appliedTimes('start', start.getTime());
       console.log(`window opens → all armed: ${opened.all.toFixed(2)} s after the edge; each: ${JSON.stringify(opened.each)}`);
 
       const off = await bed.settled('stop', end.getTime() - Date.now() + 30_000);
       assert.deepEqual([off.state, off.reason], ['stop', 'someone-home']);
-      const closed = appliedTimes('stop', end.getTime());
+      const closed = bed.appliedTimes('stop', end.getTime());
       console.log(`window closes → all disarmed: ${closed.all.toFixed(2)} s after the edge; each: ${JSON.stringify(closed.each)}`);
       await bed.redeployNodes(bed.flow.map((n) => (n.type === 'dms3-always-on' ? { ...n, windows: [] } : n)));
     });
