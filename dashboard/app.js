@@ -48,6 +48,13 @@
     return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}${sign}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
   }
 
+  /** "14:02" today, "1 Mar 14:02" on another day. */
+  function clock(iso) {
+    const d = new Date(iso);
+    const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    return d.toDateString() === new Date(now()).toDateString() ? hm : `${d.getDate()} ${d.toLocaleString('en', { month: 'short' })} ${hm}`;
+  }
+
   function ago(iso) {
     const s = Math.max(0, Math.round((now() - Date.parse(iso)) / 1000));
     if (s < 5) return 'just now';
@@ -227,7 +234,7 @@
       const st = card.state;
       box.replaceChildren(
         st ? pill(st.state === 'start' ? 'pill-armed' : 'pill-disarmed', STATE[st.state]) : pill('pill-unknown', 'No decision yet'),
-        st ? el('span', { class: 'state-reason', text: REASON[st.reason] || st.reason }) : '',
+        st ? el('span', { class: 'state-reason', text: `${REASON[st.reason] || st.reason} · since ${clock(st.since)}` }) : '',
       );
     }
     for (const b of document.querySelectorAll('#controls [data-mode]')) {
