@@ -112,9 +112,15 @@ test('dashboard in Chromium against a real Node-RED with agents', { timeout: 300
 
     await t.test('the override buttons change the state, by mouse and keyboard, and every agent follows', async () => {
       const expectState = async (label: string, reason: string, state: 'start' | 'stop', mode: string) => {
-        await page.locator('#state').getByText(label, { exact: true }).waitFor({ timeout: WAIT });
-        assert.match(await page.locator('#state').innerText(), new RegExp(reason));
-        assert.equal(await page.locator(`#controls [data-mode="${mode}"]`).getAttribute('aria-pressed'), 'true');
+        // The header changes as one: the state, its reason and the pressed button.
+        await page.waitForFunction(
+          ([l, r, m]) => {
+            const text = document.getElementById('state')!.innerText;
+            return text.split('\n')[0].trim() === l && text.includes(r) && document.querySelector(`#controls [data-mode="${m}"]`)!.getAttribute('aria-pressed') === 'true';
+          },
+          [label, reason, mode],
+          { timeout: WAIT },
+        );
         for (const a of agents.values()) await waitUntil(() => a.states.at(-1)?.state === state, `${a.opts.name} gets "${state}"`);
         for (const name of agents.keys()) await card(page, name).locator('.facts').getByText(label, { exact: true }).waitFor({ timeout: WAIT });
       };
