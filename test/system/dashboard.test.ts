@@ -16,6 +16,8 @@ const WAIT = 30_000; // generous: a busy machine
 const flows = (hub: Record<string, unknown>) => [
   { id: 'tab', type: 'tab', label: 'DMS3' },
   { id: 'hub', type: 'dms3-server', name: 'Home server', base: '/dms3', heartbeat: 10, title: 'Test house', access: 'password', warning: 3, danger: 6, missing: 3600, ...hub },
+  // A hub saved before the dashboard existed: none of its fields (for the editor check).
+  { id: 'oldhub', type: 'dms3-server', name: 'old hub', base: '/old', heartbeat: 10 },
   { id: 'state', type: 'dms3-state', z: 'tab', startup: 'start', server: 'hub', x: 400, y: 100, wires: [[]] },
   {
     id: 'presence',
@@ -30,7 +32,7 @@ const flows = (hub: Record<string, unknown>) => [
     wires: [['state']],
   },
 ];
-const credentials = { hub: { token: TOKEN, password: PASSWORD } };
+const credentials = { hub: { token: TOKEN, password: PASSWORD }, oldhub: { token: `${TOKEN}-old` } };
 
 const card = (page: Page, name: string) => page.locator(`#cards > li[data-id="agent:${name}"] article`);
 const order = (page: Page) => page.$$eval('#cards > li', (els) => els.map((e) => (e as HTMLElement).dataset.id));
@@ -144,6 +146,25 @@ test('dashboard in Chromium against a real Node-RED with agents', { timeout: 300
       assert.equal(await small.locator('#controls').isVisible(), true);
       assert.deepEqual(smallBlocked, []);
       await phone.close();
+    });
+
+    await t.test("the hub's editor shows the dashboard defaults for an older hub, and flags a bad threshold", async () => {
+      const editor = await browser!.newContext({ viewport: { width: 1400, height: 1000 } });
+      const { page: ed } = await localPage(editor);
+      await ed.goto(`${nr!.adminUrl}/`);
+      await ed.waitForFunction(() => (window as unknown as { RED?: any }).RED?.nodes?.node('oldhub'), undefined, { timeout: WAIT });
+      await ed.waitForSelector('#red-ui-workspace-chart', { timeout: WAIT });
+      await ed.evaluate(() => (window as unknown as { RED: any }).RED.editor.editConfig('', 'dms3-server', 'oldhub'));
+      await ed.locator('#node-config-input-danger').waitFor({ timeout: WAIT });
+      const shown = await ed.evaluate(() => {
+        const v = (id: string) => (document.getElementById(`node-config-input-${id}`) as HTMLInputElement);
+        return { dashboard: v('dashboard').checked, access: v('access').value, serverFirst: v('serverFirst').checked, sort: v('sort').value, warning: v('warning').value, danger: v('danger').value, missing: v('missing').value, onMissing: v('onMissing').value };
+      });
+      assert.deepEqual(shown, { dashboard: true, access: 'password', serverFirst: true, sort: 'name', warning: '30', danger: '120', missing: '86400', onMissing: 'hide' });
+      await ed.fill('#node-config-input-danger', '10');
+      await ed.locator('#node-config-input-danger').blur();
+      await ed.waitForFunction(() => document.getElementById('node-config-input-danger')!.classList.contains('input-error'), undefined, { timeout: WAIT });
+      await editor.close();
     });
 
     await t.test('the options hold after a redeploy (arrival order, server last), and the page reconnects by itself', async () => {
