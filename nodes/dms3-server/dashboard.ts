@@ -109,7 +109,7 @@ export class Dashboard {
       this.mayView(ctx.identity);
       sendJson(res, 200, this.snapshot());
     });
-    r('GET', '/api/events', (req, res, ctx) => this.events(req, res, ctx.identity));
+    r('GET', '/api/events', (_req, res, ctx) => this.events(res, ctx.identity));
 
     hub.registry.on('agent', this.onAgent);
     hub.on('state', this.onServer);
@@ -227,7 +227,7 @@ export class Dashboard {
 
   // ---- live view
 
-  private events(req: IncomingMessage, res: ServerResponse, identity: Identity | null): void {
+  private events(res: ServerResponse, identity: Identity | null): void {
     this.mayView(identity);
     if (this.viewers.size >= MAX_VIEWERS) throw new HttpError(503, `too many dashboard viewers (limit ${MAX_VIEWERS})`);
     res.writeHead(200, {
@@ -237,7 +237,7 @@ export class Dashboard {
       'X-Accel-Buffering': 'no', // nginx: pass events through at once
     });
     this.viewers.add(res);
-    req.on('close', () => this.viewers.delete(res));
+    res.on('close', () => this.viewers.delete(res));
     this.write(res, `retry: 3000\n\n${this.event('snapshot', this.snapshot())}`);
   }
 
