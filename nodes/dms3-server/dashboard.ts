@@ -146,18 +146,25 @@ export class Dashboard {
     if (this.s.options.access === 'password' && !this.signedIn(identity)) throw new HttpError(401, 'sign in to the dashboard first');
   }
 
-  /** Signs in with a password or token; false (and counted against the address) when wrong. */
-  private signIn(req: IncomingMessage, res: ServerResponse, secret: string): boolean {
+  /** Signs in with a password or token (setting the cookie); a wrong one counts against the address. */
+  private signIn(req: IncomingMessage, res: ServerResponse, secret: string): 'ok' | 'wrong' | 'blocked' {
     const address = remoteAddress(req);
-    if (this.throttle.blocked(address)) throw new HttpError(429, 'too many failed sign-ins: try again later');
+    if (this.throttle.blocked(address)) return 'blocked';
     if (!this.s.sessions.enabled || !this.s.sessions.checkSecret(secret)) {
       this.throttle.failed(address);
       this.s.log.warn(`dashboard sign-in from ${address} refused: wrong password or token`);
-      return false;
+      return 'wrong';
     }
     this.throttle.succeeded(address);
     this.s.sessions.signIn(req, res);
-    return true;
+    return 'ok';
+  }
+
+  /** The answer to a sign-in: on to the dashboard, or the form again with the reason. */
+  private afterSignIn(res: ServerResponse, result: 'ok' | 'wrong' | 'blocked', wrong: string): void | Promise<void> {
+    if (result === 'ok') return redirect(res, './');
+    if (result === 'blocked') return this.loginPage(res, 429, 'Too many failed sign-ins from this address: try again in 15 minutes.');
+    return this.loginPage(res, 401, wrong);
   }
 
   // ---- pages
@@ -170,8 +177,7 @@ export class Dashboard {
     const token = url.searchParams.get('token');
     if (token !== null) {
       // A link with the token signs in once; the redirect drops the token from the address bar.
-      if (this.signIn(req, res, token)) return redirect(res, './');
-      return this.loginPage(res, 401, 'The token in that link is wrong.');
+      return this.afterSignIn(res, this.signIn(req, res, token), 'The token in that link is wrong.');
     }
     if (this.s.options.access === 'password' && !this.signedIn(identity)) return redirect(res, 'login');
     const config = {
@@ -200,8 +206,7 @@ export class Dashboard {
     if (!sameSite(req)) throw new HttpError(403, 'cross-site request refused');
     const form = await readForm(req);
     const password = typeof form.password === 'string' ? form.password : '';
-    if (password && this.signIn(req, res, password)) return redirect(res, './');
-    this.loginPage(res, 401, this.s.sessions.enabled ? 'Wrong password or token.' : 'Signing in is off: the hub has no dashboard password or hub token.');
+    return this.afterSignIn(res, this.signIn(req, res, password), this.s.sessions.enabled ? 'Wrong password or token.' : 'Signing in is off: the hub has no dashboard password or hub token.');
   }
 
   private stylesheets(): string {

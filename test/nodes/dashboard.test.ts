@@ -204,7 +204,8 @@ describe('dashboard', () => {
     for (let i = 0; i < 10; i++) assert.equal((await http('/login', { form: { password: `guess ${i}` } })).status, 401);
     const blocked = await http('/login', { form: { password: PASSWORD } });
     assert.equal(blocked.status, 429);
-    assert.match(blocked.text, /too many failed sign-ins/);
+    assert.match(blocked.text, /Too many failed sign-ins from this address/);
+    assert.match(blocked.headers.get('content-type')!, /^text\/html/);
     assert.equal((await http(`/?token=${HUB}`)).status, 429);
   });
 
