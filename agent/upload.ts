@@ -10,7 +10,7 @@ export const UPLOAD_TIMEOUT_MS = 3000;
 export type UploadResult =
   | { outcome: 'accepted'; status: number; id: string }
   | { outcome: 'duplicate'; status: number }
-  | { outcome: 'retry'; reason: string } // unreachable, too slow, 5xx, 408, 429
+  | { outcome: 'retry'; reason: string } // unreachable, too slow, 5xx, 404, 408, 429
   | { outcome: 'refused'; status: number; reason: string }; // any other answer: the event itself is refused
 
 export interface Upload {
@@ -33,7 +33,8 @@ function classify(res: IncomingMessage, text: string): UploadResult {
   }
   const reason = `${status} ${typeof body.error === 'string' ? body.error : text.slice(0, 200) || res.statusMessage}`;
   if (status >= 200 && status < 300) return body.duplicate === true ? { outcome: 'duplicate', status } : { outcome: 'accepted', status, id: String(body.id ?? '') };
-  if (status >= 500 || status === 408 || status === 429) return { outcome: 'retry', reason };
+  // 404: Node-RED is up but the hub's route is not (a deploy in progress, or the hub node not deployed yet).
+  if (status >= 500 || status === 404 || status === 408 || status === 429) return { outcome: 'retry', reason };
   return { outcome: 'refused', status, reason };
 }
 
