@@ -35,12 +35,14 @@ export interface IntakeOptions {
 }
 
 /** Reads the body while counting its bytes; over the limit it stops reading (the socket is closed after the 413). */
-function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readLimited(req: IncomingMessage & { body?: unknown }, limit: number): Promise<Buffer> {
+  // A body parser in settings.js (httpNodeMiddleware) may have read it already.
+  if (req.readableEnded) return Buffer.isBuffer(req.body) && req.body.length <= limit ? Promise.resolve(req.body) : Promise.reject(new HttpError(415, 'the body was parsed before the hub saw it (httpNodeMiddleware?)'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const finish = (err: Error | null) => {
-      req.off('data', onData).off('end', onEnd).off('error', finish).off('close', onClose);
+      req.off('data', onData).off('end', onEnd).off('error', onClose).off('close', onClose);
       if (err) reject(err);
       else resolve(Buffer.concat(chunks, size));
     };
@@ -51,8 +53,9 @@ function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
       finish(new HttpError(413, `file too large: over ${limit} bytes`));
     };
     const onEnd = () => finish(null);
+    // Node reports a client that went away as an error ("aborted"): the client's doing, not the hub's.
     const onClose = () => finish(new HttpError(400, 'upload aborted by the client'));
-    req.on('data', onData).once('end', onEnd).once('error', finish).once('close', onClose);
+    req.on('data', onData).once('end', onEnd).once('error', onClose).once('close', onClose);
   });
 }
 
