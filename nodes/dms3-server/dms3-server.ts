@@ -11,10 +11,13 @@ import { parseAgentTokens, Tokens } from './auth';
 import { Dashboard } from './dashboard';
 import { Hub, joinPath, type HubNode } from './hub';
 import { Sessions } from './session';
+import { SeenKeys } from './event-keys';
+import { addEventRoute, DEFAULT_EVENT_LIMIT_MB, EventIntake, type EventsNode } from './events';
 
 interface ServerDef extends NodeDef {
   base?: string;
   heartbeat?: string | number;
+  eventLimit?: string | number; // MB
 }
 
 const DEFAULT_BASE = '/dms3';
@@ -62,12 +65,33 @@ export = function (RED: NodeAPI) {
     }
   }
 
+  function eventLimitBytes(value: string | number | undefined): number {
+    if (value === undefined || value === '') return DEFAULT_EVENT_LIMIT_MB * 1024 * 1024;
+    const mb = Number(value);
+    if (!Number.isFinite(mb) || mb <= 0 || mb > 1024) throw new FieldError('eventLimit', value, 'expected megabytes between 0 and 1024');
+    return Math.round(mb * 1024 * 1024);
+  }
+
+  /** The idempotency keys live under the user directory, so that a restart does not count an event twice. */
+  function seenKeys(node: Node): SeenKeys {
+    const warn = (err: Error) => node.warn(`event keys kept in memory only: ${err.message}`);
+    if (!RED.settings.userDir) return new SeenKeys(null);
+    try {
+      return new SeenKeys(join(RED.settings.userDir, 'dms3', `event-keys-${node.id.replace(/[^A-Za-z0-9_-]/g, '_')}.log`), warn);
+    } catch (err) {
+      warn(err as Error);
+      return new SeenKeys(null);
+    }
+  }
+
   function ServerNode(this: Node, config: ServerDef) {
     RED.nodes.createNode(this, config);
-    const node = this as Node & HubNode;
+    const node = this as Node & HubNode & EventsNode;
     node.hub = null;
+    node.events = null;
     let hub: Hub;
     let dashboard: Dashboard | null = null;
+    let keys: SeenKeys | null = null;
     try {
       if (RED.settings.httpNodeRoot === (false as unknown)) throw new Error('httpNodeRoot is false in settings.js, so Node-RED serves no HTTP nodes');
       const fromEnv = !node.credentials?.token && !!process.env.DMS3_TOKEN;
@@ -93,17 +117,26 @@ export = function (RED: NodeAPI) {
         const nodeRed = typeof RED.version === 'function' ? RED.version() : 'unknown';
         dashboard = new Dashboard({ hub, ...setup, server: { name, version: VERSION, nodeRed }, log: { info: (m) => node.log(m), warn: (m) => node.warn(m), error: (m) => node.error(m) } });
       }
+      const limitBytes = eventLimitBytes(config.eventLimit);
+      keys = seenKeys(node);
+      node.events = new EventIntake({ limitBytes, keys, registry: hub.registry });
+      addEventRoute(hub, node.events);
       hub.start(RED.server, RED.httpNode);
       dashboard?.start();
       node.log(`agents connect to ${hub.agentPath}${fromEnv ? ' (hub token from DMS3_TOKEN)' : ''}${dashboard ? `; dashboard at ${hub.basePath}/` : ''}`);
     } catch (err) {
+      keys?.close();
+      node.events = null;
       node.error(`not started: ${(err as Error).message}`);
       return;
     }
     node.hub = hub;
     node.on('close', (_removed, done) => {
       dashboard?.stop();
-      void hub.stop().finally(done);
+      void hub.stop().finally(() => {
+        keys?.close();
+        done();
+      });
     });
   }
 
