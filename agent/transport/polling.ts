@@ -1,5 +1,6 @@
 // HTTP polling transport, for networks where a WebSocket cannot pass: GET <server>/api/state every
-// poll interval, POST <server>/api/report for hello/health/applied/notice (in order).
+// poll interval, POST <server>/api/report for hello/health/applied/notice (in order). Every request
+// names the agent in X-DMS3-Agent: only hello carries the name in its body.
 import { EventEmitter } from 'node:events';
 import { Backoff } from '../../lib/backoff';
 import { parseServerMessage, type AgentMessage, type StateMessage } from '../../lib/protocol';
@@ -11,6 +12,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export interface PollingOptions {
   base: string; // e.g. http://hub:1880/dms3
   token: string;
+  name: string;
   intervalMs: number;
   maxBackoffMs: number;
   log: Logger;
@@ -109,7 +111,7 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
       const res = await fetch(this.base + path, {
         method,
         body,
-        headers: { Authorization: `Bearer ${this.opts.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        headers: { Authorization: `Bearer ${this.opts.token}`, 'X-DMS3-Agent': this.opts.name, ...(body ? { 'Content-Type': 'application/json' } : {}) },
         signal: abort.signal,
         redirect: 'error',
       });
