@@ -22,6 +22,7 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
   private up = false;
   private closed = true;
   private timer: NodeJS.Timeout | null = null;
+  private polling = false;
   private lastSeq: number | null = null;
   private sending: Promise<void> = Promise.resolve();
   private readonly inflight = new Set<AbortController>();
@@ -60,6 +61,7 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
     this.timer = null;
     if (this.closed) return;
     let next = this.opts.intervalMs;
+    this.polling = true;
     try {
       const msg = await this.fetchState();
       if (!this.up) {
@@ -84,6 +86,8 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
       }
       if (err instanceof Unauthorized) this.opts.log.error(`${unauthorizedText(`${this.base}/api/state`)}; ${retryText(next)}`);
       else this.opts.log.warn(`cannot poll the hub at ${this.base}/api/state: ${text}; ${retryText(next)}`);
+    } finally {
+      this.polling = false;
     }
     if (!this.closed) this.timer = setTimeout(() => void this.poll(), next);
   }
@@ -100,7 +104,18 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
       await this.request('POST', '/api/report', JSON.stringify(message));
     } catch (err) {
       this.opts.log.warn(`could not send ${message.type} to the hub: ${(err as Error).message}`);
+      if (err instanceof UnknownAgent) this.forgotten();
     }
+  }
+
+  /** The hub restarted between two polls and no longer knows this agent: go down, and up again (hello) at once. */
+  private forgotten(): void {
+    if (!this.up || this.closed) return;
+    this.up = false;
+    this.emit('down', 'the hub does not know this agent (it restarted?)');
+    if (this.polling || !this.timer) return; // the poll in flight brings the connection up again
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), 0);
   }
 
   private async request(method: 'GET' | 'POST', path: string, body?: string): Promise<Response> {
@@ -116,6 +131,7 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
         redirect: 'error',
       });
       if (res.status === 401) throw new Unauthorized();
+      if (res.status === 409) throw new UnknownAgent(`HTTP 409 ${(await res.text()).slice(0, 200)}`);
       if (!res.ok) throw new Error(`HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
       return res;
     } catch (err) {
@@ -127,6 +143,8 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
     }
   }
 }
+
+class UnknownAgent extends Error {}
 
 class Unauthorized extends Error {
   constructor() {

@@ -200,7 +200,7 @@ export class HubRig {
         `agents ${names.join(', ')} to apply ${state}`,
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nlast seen: ${last}`);
+      throw new Error(`${(err as Error).message}\nlast seen: ${last}`, { cause: err });
     }
   }
 
@@ -239,6 +239,8 @@ export interface AgentSpec {
   name: string;
   server: string;
   mode: 'process' | 'command' | 'noop';
+  /** Lines under `motion:` instead of those of `mode`. */
+  motion?: string[];
   serverLost?: { after: number; action: 'start' | 'stop' | 'keep' };
   extra?: string;
 }
@@ -250,8 +252,9 @@ export function agentSetup(root: string, spec: AgentSpec): AgentSetup {
   const pidFile = join(dir, 'motion.pid');
   const log = join(dir, 'commands.log');
   const running = join(dir, 'running');
-  const motion =
-    spec.mode === 'process'
+  const motion = spec.motion
+    ? spec.motion
+    : spec.mode === 'process'
       ? ['  mode: process', `  command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(FAKE_MOTION)}, ${JSON.stringify(pidFile)}]`, '  stop_timeout: 5']
       : spec.mode === 'command'
         ? ['  mode: command', `  start: echo start >> ${log} && touch ${running}`, `  stop: echo stop >> ${log} && rm -f ${running}`, `  status: test -f ${running}`]
