@@ -241,6 +241,7 @@ export interface AgentSpec {
   mode: 'process' | 'command' | 'noop';
   /** Lines under `motion:` instead of those of `mode`. */
   motion?: string[];
+  reportInterval?: number; // seconds, default 2
   serverLost?: { after: number; action: 'start' | 'stop' | 'keep' };
   extra?: string;
 }
@@ -266,7 +267,7 @@ export function agentSetup(root: string, spec: AgentSpec): AgentSetup {
     ...motion,
     'reconnect_max_backoff: 2',
     'poll_interval: 1',
-    'report_interval: 2',
+    `report_interval: ${spec.reportInterval ?? 2}`,
     ...(spec.serverLost ? ['server_lost:', `  after: ${spec.serverLost.after}`, `  action: ${spec.serverLost.action}`] : []),
     spec.extra ?? '',
   ];
