@@ -36,7 +36,7 @@ describe('hub and agents together (real Node-RED, real agent processes)', () => 
   let proc: AgentSetup; // process mode, server-lost action start
   let cmd: AgentSetup; // command mode, server-lost action stop
   let keep: AgentSetup; // command mode, server-lost action keep
-  let poll: AgentSetup; // HTTP polling, command mode
+  let poll: AgentSetup; // HTTP polling, command mode, server-lost action keep
   const runs = new Map<string, AgentRun>();
   let all: string[];
 
@@ -56,7 +56,7 @@ describe('hub and agents together (real Node-RED, real agent processes)', () => 
     proc = agentSetup(rig.dir, { name: 'cam-proc', server: rig.wsUrl, mode: 'process', serverLost: { after: LOST_AFTER_S, action: 'start' } });
     cmd = agentSetup(rig.dir, { name: 'cam-cmd', server: rig.wsUrl, mode: 'command', serverLost: { after: LOST_AFTER_S, action: 'stop' } });
     keep = agentSetup(rig.dir, { name: 'cam-keep', server: rig.wsUrl, mode: 'command', serverLost: { after: LOST_AFTER_S, action: 'keep' } });
-    poll = agentSetup(rig.dir, { name: 'cam-poll', server: rig.httpUrl, mode: 'command' });
+    poll = agentSetup(rig.dir, { name: 'cam-poll', server: rig.httpUrl, mode: 'command', serverLost: { after: LOST_AFTER_S, action: 'keep' } });
     all = [proc, cmd, keep, poll].map((a) => a.name);
     for (const a of [proc, cmd, keep, poll]) start(a);
     // Before any presence the state node holds its start-up state ("start").
@@ -204,20 +204,21 @@ describe('hub and agents together (real Node-RED, real agent processes)', () => 
     await runs.get('cam-cmd')!.waitForOutput(/WARN server lost: .*applied server_lost\.action "stop"/, 30_000);
     await runs.get('cam-keep')!.waitForOutput(/WARN server lost: .*kept the last state "start"/, 30_000);
     await runs.get('cam-proc')!.waitForOutput(/WARN server lost: .*applied server_lost\.action "start"/, 30_000);
+    await runs.get('cam-poll')!.waitForOutput(/WARN server lost: .*kept the last state "start"/, 30_000);
     await until(() => !isRunning(cmd), 15_000, 'cam-cmd stopped Motion');
     assert.deepEqual(cmd.commands().slice(cmdBefore), ['stop']);
-    assert.ok(isRunning(keep), 'cam-keep kept Motion running');
+    assert.ok(isRunning(keep) && isRunning(poll), 'cam-keep and cam-poll kept Motion running');
     assert.equal(pidOf(proc), procPid, 'cam-proc kept the same Motion');
     assert.ok(alive(procPid));
 
     await rig.restartNodeRed();
     // Each agent whose action fired tells the hub, and dms3-agents emits it.
-    await until(() => ['cam-proc', 'cam-cmd', 'cam-keep'].every((n) => eventsSince(mark, 'server-lost', n).length === 1), 30_000, 'server-lost events');
+    await until(() => all.every((n) => eventsSince(mark, 'server-lost', n).length === 1), 30_000, 'server-lost events');
     const lost = Object.fromEntries(eventsSince(mark, 'server-lost').map((e) => [e.agent.name, e.detail ?? '']));
     assert.match(lost['cam-cmd'], /hub unreachable since .*applied server_lost\.action "stop".*back after \d+ s/);
     assert.match(lost['cam-keep'], /kept the last state "start"/);
     assert.match(lost['cam-proc'], /applied server_lost\.action "start"/);
-    assert.equal(eventsSince(mark, 'server-lost', 'cam-poll').length, 0, 'cam-poll (60 s) did not reach its server_lost.after');
+    assert.match(lost['cam-poll'], /kept the last state "start"/, 'over HTTP polling too');
     // The decision survived the kill; the new hub serves it under a new seq and every agent applies it.
     const after = await rig.converged(all, 'start');
     assert.equal(after.state.reason, 'startup', 'presence is unknown after a restart: the kept state holds');
@@ -238,10 +239,11 @@ describe('hub and agents together (real Node-RED, real agent processes)', () => 
     await runs.get('cam-proc')!.waitForOutput(/WARN server lost: .*applied server_lost\.action "start"/, 30_000);
     const pid = await runningPid(proc);
     await runs.get('cam-keep')!.waitForOutput(/WARN server lost: .*kept the last state "stop"/, 30_000);
-    assert.ok(!isRunning(keep) && !isRunning(cmd));
+    await runs.get('cam-poll')!.waitForOutput(/WARN server lost: .*kept the last state "stop"/, 30_000);
+    assert.ok(!isRunning(keep) && !isRunning(cmd) && !isRunning(poll));
 
     await rig.restartNodeRed();
-    await until(() => ['cam-proc', 'cam-cmd', 'cam-keep'].every((n) => eventsSince(mark, 'server-lost', n).length === 1), 30_000, 'server-lost events');
+    await until(() => all.every((n) => eventsSince(mark, 'server-lost', n).length === 1), 30_000, 'server-lost events');
     const { state } = await rig.converged(all, 'stop');
     assert.equal(state.reason, 'startup');
     await until(() => !alive(pid), 15_000, 'the server-lost Motion stopped by the hub state');
