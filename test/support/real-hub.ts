@@ -26,9 +26,6 @@ export interface HubRigOptions {
   token: string;
   /** Per-agent tokens, set as the hub's agentTokens credential. */
   agentTokens?: Record<string, string>;
-  heartbeat?: number;
-  /** Also emit routine health reports from dms3-agents. */
-  reports?: boolean;
 }
 
 function flow(dir: string, opts: HubRigOptions): unknown[] {
@@ -37,7 +34,7 @@ function flow(dir: string, opts: HubRigOptions): unknown[] {
     .join('\n');
   return [
     { id: 'tab1', type: 'tab', label: 'DMS3 integration' },
-    { id: 'hub1', type: 'dms3-server', name: '', base: '/dms3', heartbeat: opts.heartbeat ?? 10, credentials: { agentTokens } },
+    { id: 'hub1', type: 'dms3-server', name: '', base: '/dms3', heartbeat: 10, credentials: { agentTokens } },
     { id: 'wsl1', type: 'websocket-listener', path: EVENTS_WS_PATH, wholemsg: 'false' },
     { id: 'in1', type: 'http in', z: 'tab1', name: '', url: FEED_PATH, method: 'post', upload: false, swaggerDoc: '', wires: [['unwrap1', 'resp1']] },
     { id: 'resp1', type: 'http response', z: 'tab1', name: '', statusCode: '', headers: {}, wires: [] },
@@ -53,7 +50,7 @@ function flow(dir: string, opts: HubRigOptions): unknown[] {
       wires: [['state1']],
     },
     { id: 'state1', type: 'dms3-state', z: 'tab1', name: '', startup: 'start', server: 'hub1', wires: [['stateFile']] },
-    { id: 'agents1', type: 'dms3-agents', z: 'tab1', name: '', server: 'hub1', reports: opts.reports ?? false, wires: [['eventsFile', 'eventsWs']] },
+    { id: 'agents1', type: 'dms3-agents', z: 'tab1', name: '', server: 'hub1', reports: false, wires: [['eventsFile', 'eventsWs']] },
     ...['events', 'state'].map((what) => ({
       id: `${what}File`,
       type: 'file',
