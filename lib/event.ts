@@ -1,6 +1,7 @@
 // One Motion event as it travels through the flow (hook → hub /dms3/event → event node → mail).
 // Defined once here; the event node builds it, dms3-mail consumes it.
 import { FieldError } from './errors';
+import { changedPercent } from './media';
 
 export interface MotionFile {
   name: string; // base name only (never used as a path)
@@ -9,12 +10,14 @@ export interface MotionFile {
   data: Buffer;
 }
 
+export type EventKind = 'picture' | 'movie';
+
 export interface MotionEvent {
   agent: string; // the agent's id
   hostname: string;
   camera: string; // Motion camera name or id
   eventId: string; // Motion's event id; agent + camera + eventId identify one event
-  kind: 'picture' | 'movie';
+  kind: EventKind;
   file: MotionFile;
   pixels?: number | null; // changed pixels (Motion %D)
   width?: number | null; // from the image header
@@ -85,8 +88,7 @@ export function validateMotionEvent(value: unknown, at = 'msg.payload'): MotionE
 }
 
 /** The share of the frame that changed, in percent, from what the event carries (null when unknown). */
-export function changedPercent(ev: Pick<MotionEvent, 'pixels' | 'width' | 'height' | 'percent'>): number | null {
+export function eventPercent(ev: Pick<MotionEvent, 'pixels' | 'width' | 'height' | 'percent'>): number | null {
   if (typeof ev.percent === 'number') return ev.percent;
-  if (typeof ev.pixels === 'number' && ev.width && ev.height) return Math.min(100, (ev.pixels / (ev.width * ev.height)) * 100);
-  return null;
+  return changedPercent(ev.pixels ?? null, ev.width ?? null, ev.height ?? null);
 }

@@ -17,6 +17,7 @@ export interface AgentEntry {
   uptime: number;
   motion: MotionStatus;
   events: number;
+  eventsReceived: number; // motion events the hub accepted from this agent since Node-RED started
   connected: boolean;
   lastReport: string; // ISO 8601: the last message of any kind from this agent
   applied: Surveillance | null;
@@ -54,6 +55,8 @@ export function isLate(entry: Pick<AgentEntry, 'reportInterval' | 'lastReport'>,
 
 export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
   private readonly agents = new Map<string, AgentEntry>();
+  // Kept apart from the entries: an agent's hook can post events before the agent itself reports.
+  private readonly received = new Map<string, number>();
 
   get(name: string): AgentEntry | undefined {
     const e = this.agents.get(name);
@@ -84,6 +87,7 @@ export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
       uptime: health.uptime,
       motion: health.motion,
       events: health.events,
+      eventsReceived: this.received.get(name) ?? 0,
       connected: true,
       lastReport: now.toISOString(),
       applied: health.applied,
@@ -134,6 +138,14 @@ export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
     return true;
   }
 
+  /** Counts one accepted motion event. Emits nothing: events come up to ten a second. */
+  eventReceived(name: string): void {
+    const n = (this.received.get(name) ?? 0) + 1;
+    this.received.set(name, n);
+    const entry = this.agents.get(name);
+    if (entry) entry.eventsReceived = n;
+  }
+
   disconnected(name: string, why: string): void {
     const entry = this.agents.get(name);
     if (!entry?.connected) return;
@@ -145,6 +157,7 @@ export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
     const entry = this.agents.get(name);
     if (!entry) return false;
     this.agents.delete(name);
+    this.received.delete(name);
     entry.connected = false;
     this.emitChange('removed', entry);
     return true;

@@ -64,7 +64,7 @@ red.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   if (!announced && /Started flows|Server now running/.test(chunk.toString())) {
     announced = true;
-    console.log(`\nDMS3 server flow running.\n  Editor:     http://${host}:${port}/\n  Dashboard:  http://${host}:${port}/dms3/\n  Agent token (${tokenSource}): ${token}\n`);
+    console.log(`\nDMS3 server flow running.\n  Editor:     http://${host}:${port}/\n  Dashboard:  http://${host}:${port}/dms3/  (sign in with the agent token, or set a dashboard password in the hub node)\n  Agent token (${tokenSource}): ${token}\n`);
   }
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => red.kill(sig));

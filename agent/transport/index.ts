@@ -7,5 +7,5 @@ import { WebSocketTransport } from './websocket';
 export function createTransport(cfg: AgentConfig, token: string, log: Logger): Transport {
   const maxBackoffMs = cfg.reconnectMaxBackoff * 1000;
   if (cfg.transport === 'websocket') return new WebSocketTransport({ url: cfg.server, token, maxBackoffMs, log });
-  return new PollingTransport({ base: cfg.server, token, intervalMs: cfg.pollInterval * 1000, maxBackoffMs, log });
+  return new PollingTransport({ base: cfg.server, token, name: cfg.name, intervalMs: cfg.pollInterval * 1000, maxBackoffMs, log });
 }

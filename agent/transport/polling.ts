@@ -1,5 +1,6 @@
 // HTTP polling transport, for networks where a WebSocket cannot pass: GET <server>/api/state every
-// poll interval, POST <server>/api/report for hello/health/applied/notice (in order).
+// poll interval, POST <server>/api/report for hello/health/applied/notice (in order). Every request
+// names the agent in X-DMS3-Agent: only hello carries the name in its body.
 import { EventEmitter } from 'node:events';
 import { Backoff } from '../../lib/backoff';
 import { parseServerMessage, type AgentMessage, type StateMessage } from '../../lib/protocol';
@@ -11,6 +12,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export interface PollingOptions {
   base: string; // e.g. http://hub:1880/dms3
   token: string;
+  name: string;
   intervalMs: number;
   maxBackoffMs: number;
   log: Logger;
@@ -20,6 +22,7 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
   private up = false;
   private closed = true;
   private timer: NodeJS.Timeout | null = null;
+  private polling = false;
   private lastSeq: number | null = null;
   private sending: Promise<void> = Promise.resolve();
   private readonly inflight = new Set<AbortController>();
@@ -58,6 +61,7 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
     this.timer = null;
     if (this.closed) return;
     let next = this.opts.intervalMs;
+    this.polling = true;
     try {
       const msg = await this.fetchState();
       if (!this.up) {
@@ -82,6 +86,8 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
       }
       if (err instanceof Unauthorized) this.opts.log.error(`${unauthorizedText(`${this.base}/api/state`)}; ${retryText(next)}`);
       else this.opts.log.warn(`cannot poll the hub at ${this.base}/api/state: ${text}; ${retryText(next)}`);
+    } finally {
+      this.polling = false;
     }
     if (!this.closed) this.timer = setTimeout(() => void this.poll(), next);
   }
@@ -98,7 +104,18 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
       await this.request('POST', '/api/report', JSON.stringify(message));
     } catch (err) {
       this.opts.log.warn(`could not send ${message.type} to the hub: ${(err as Error).message}`);
+      if (err instanceof UnknownAgent) this.forgotten();
     }
+  }
+
+  /** The hub restarted between two polls and no longer knows this agent: go down, and up again (hello) at once. */
+  private forgotten(): void {
+    if (!this.up || this.closed) return;
+    this.up = false;
+    this.emit('down', 'the hub does not know this agent (it restarted?)');
+    if (this.polling || !this.timer) return; // the poll in flight brings the connection up again
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), 0);
   }
 
   private async request(method: 'GET' | 'POST', path: string, body?: string): Promise<Response> {
@@ -109,11 +126,12 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
       const res = await fetch(this.base + path, {
         method,
         body,
-        headers: { Authorization: `Bearer ${this.opts.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        headers: { Authorization: `Bearer ${this.opts.token}`, 'X-DMS3-Agent': this.opts.name, ...(body ? { 'Content-Type': 'application/json' } : {}) },
         signal: abort.signal,
         redirect: 'error',
       });
       if (res.status === 401) throw new Unauthorized();
+      if (res.status === 409) throw new UnknownAgent(`HTTP 409 ${(await res.text()).slice(0, 200)}`);
       if (!res.ok) throw new Error(`HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
       return res;
     } catch (err) {
@@ -125,6 +143,8 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
     }
   }
 }
+
+class UnknownAgent extends Error {}
 
 class Unauthorized extends Error {
   constructor() {

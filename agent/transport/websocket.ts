@@ -1,6 +1,7 @@
 // WebSocket transport (the `ws` package): Bearer token in the upgrade request, reconnect with
-// exponential backoff and jitter, and a dead-connection watchdog (the hub pings every ~10 s; no
-// traffic for DEAD_AFTER_MS means the connection is gone even if TCP has not noticed).
+// exponential backoff and jitter, and a dead-connection watchdog (the hub pings every ~10 s, and the
+// agent pings a hub that has been quiet for half of DEAD_AFTER_MS; no traffic, pongs included, for
+// DEAD_AFTER_MS means the connection is gone even if TCP has not noticed).
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { Backoff } from '../../lib/backoff';
@@ -128,9 +129,14 @@ export class WebSocketTransport extends EventEmitter<TransportEvents> implements
     const deadAfter = this.opts.deadAfterMs ?? DEAD_AFTER_MS;
     this.watchdog = setInterval(
       () => {
-        if (Date.now() - this.lastSeen <= deadAfter) return;
-        this.failure = `no traffic from the hub for ${Math.round(deadAfter / 1000)} s`;
-        this.ws?.terminate();
+        const quiet = Date.now() - this.lastSeen;
+        if (quiet > deadAfter) {
+          this.failure = `no traffic from the hub for ${Math.round(deadAfter / 1000)} s`;
+          this.ws?.terminate();
+        } else if (quiet > deadAfter / 2) {
+          // The hub's heartbeat may be longer than deadAfter: ask for a pong rather than drop a live hub.
+          this.ws?.ping();
+        }
       },
       Math.min(5000, deadAfter / 3),
     );

@@ -1,7 +1,7 @@
 // A MailJob (from the aggregator) → the message to send: subject, HTML with the best picture inline
 // (cid:), plain text, and attachments. Pure: templates are compiled by the caller.
 import { createHash } from 'node:crypto';
-import { changedPercent, type MotionEvent } from '../event';
+import { eventPercent, type MotionEvent } from '../event';
 import type { MailJob } from './aggregate';
 import type { Recipient } from './options';
 import type { Filler, View } from './template';
@@ -67,7 +67,7 @@ export function safeName(name: string, fallback: string): string {
 }
 
 function percentText(ev: MotionEvent | null): string {
-  const p = ev ? changedPercent(ev) : null;
+  const p = ev ? eventPercent(ev) : null;
   if (p === null) return '';
   return p > 0 && p < 0.1 ? '<0.1' : p.toFixed(1);
 }

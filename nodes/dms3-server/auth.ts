@@ -3,8 +3,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { FieldError } from '../../lib/errors';
 
-/** Who presented a valid token: the hub token (any agent, and the API) or one agent's own token. */
-export type Identity = { kind: 'hub' } | { kind: 'agent'; name: string };
+/**
+ * Who is asking: the hub token (any agent, and the API), one agent's own token, or a person signed in
+ * to the dashboard (a session cookie: the API's hub routes, never the agents' routes).
+ */
+export type Identity = { kind: 'hub' } | { kind: 'agent'; name: string } | { kind: 'session' };
 
 const NAME = /^[^\s=]{1,64}$/;
 

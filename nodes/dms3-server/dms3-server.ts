@@ -1,19 +1,29 @@
 // dms3-server ("the hub"): the config node that owns the agent endpoint, the registry and the tokens.
-// Thin glue: reads config and credentials, starts a Hub on Node-RED's HTTP server, stops it on close.
+// Thin glue: reads config and credentials, starts a Hub (and its dashboard) on Node-RED's HTTP server,
+// stops them on close.
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { parseDashboardOptions, type DashboardOptions } from '../../lib/dashboard';
 import { FieldError } from '../../lib/errors';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { addApiRoutes } from './api';
 import { parseAgentTokens, Tokens } from './auth';
-import { Hub, type HubNode } from './hub';
+import { Dashboard } from './dashboard';
+import { Hub, joinPath, type HubNode } from './hub';
+import { Sessions } from './session';
+import { SeenKeys } from './event-keys';
+import { addEventRoute, DEFAULT_EVENT_LIMIT_MB, EventIntake, type EventsNode } from './events';
 
 interface ServerDef extends NodeDef {
   base?: string;
   heartbeat?: string | number;
+  eventLimit?: string | number; // MB
 }
 
 const DEFAULT_BASE = '/dms3';
 const DEFAULT_HEARTBEAT_S = 10;
 const SHORT_TOKEN = 16;
+const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 export = function (RED: NodeAPI) {
   function heartbeatMs(value: string | number | undefined): number {
@@ -23,11 +33,65 @@ export = function (RED: NodeAPI) {
     return s * 1000;
   }
 
+  function httpRoot(): string {
+    return typeof RED.settings.httpNodeRoot === 'string' ? RED.settings.httpNodeRoot : '/';
+  }
+
+  /** A custom page file, relative to Node-RED's user directory; checked now so a typo shows at deploy. */
+  function customFile(field: 'stylesheet' | 'template', path: string | null): string | null {
+    if (path === null) return null;
+    const full = isAbsolute(path) ? path : join(RED.settings.userDir ?? process.cwd(), path);
+    try {
+      accessSync(full, constants.R_OK);
+    } catch (err) {
+      throw new FieldError(field, path, `cannot read ${full} (${(err as NodeJS.ErrnoException).code})`);
+    }
+    if (field === 'template' && !readFileSync(full, 'utf8').includes('{{head}}')) throw new FieldError(field, path, 'the template must contain {{head}} (stylesheets, settings and script)');
+    return full;
+  }
+
+  /** The dashboard's options and sign-in, or null (logged) when it is off or misconfigured: the hub runs either way. */
+  function dashboardSetup(node: Node, config: ServerDef, hubToken: string): { options: DashboardOptions; sessions: Sessions; files: { stylesheet: string | null; template: string | null } } | null {
+    try {
+      const options = parseDashboardOptions(config);
+      if (!options.enabled) return null;
+      const sessions = new Sessions([node.credentials?.password ?? '', hubToken], joinPath(httpRoot(), config.base || DEFAULT_BASE));
+      if (options.access === 'password' && !sessions.enabled) throw new FieldError('access', options.access, 'set a dashboard password (or a hub token) to sign in with');
+      if (options.access === 'node-red' && !RED.settings.httpNodeAuth) node.warn('dashboard access is left to Node-RED, but httpNodeAuth is not set in settings.js: anyone who can reach Node-RED can read the dashboard');
+      return { options, sessions, files: { stylesheet: customFile('stylesheet', options.stylesheet), template: customFile('template', options.template) } };
+    } catch (err) {
+      node.error(`dashboard not started: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
+  function eventLimitBytes(value: string | number | undefined): number {
+    if (value === undefined || value === '') return DEFAULT_EVENT_LIMIT_MB * 1024 * 1024;
+    const mb = Number(value);
+    if (!Number.isFinite(mb) || mb <= 0 || mb > 1024) throw new FieldError('eventLimit', value, 'expected megabytes between 0 and 1024');
+    return Math.round(mb * 1024 * 1024);
+  }
+
+  /** The idempotency keys live under the user directory, so that a restart does not count an event twice. */
+  function seenKeys(node: Node): SeenKeys {
+    const warn = (err: Error) => node.warn(`event keys kept in memory only: ${err.message}`);
+    if (!RED.settings.userDir) return new SeenKeys(null);
+    try {
+      return new SeenKeys(join(RED.settings.userDir, 'dms3', `event-keys-${node.id.replace(/[^A-Za-z0-9_-]/g, '_')}.log`), warn);
+    } catch (err) {
+      warn(err as Error);
+      return new SeenKeys(null);
+    }
+  }
+
   function ServerNode(this: Node, config: ServerDef) {
     RED.nodes.createNode(this, config);
-    const node = this as Node & HubNode;
+    const node = this as Node & HubNode & EventsNode;
     node.hub = null;
+    node.events = null;
     let hub: Hub;
+    let dashboard: Dashboard | null = null;
+    let keys: SeenKeys | null = null;
     try {
       if (RED.settings.httpNodeRoot === (false as unknown)) throw new Error('httpNodeRoot is false in settings.js, so Node-RED serves no HTTP nodes');
       const fromEnv = !node.credentials?.token && !!process.env.DMS3_TOKEN;
@@ -37,27 +101,46 @@ export = function (RED: NodeAPI) {
         throw new Error('no token: set the token in this node (or agent tokens), or the DMS3_TOKEN environment variable. The hub never serves agents without one.');
       }
       if (hubToken && hubToken.length < SHORT_TOKEN) node.warn(`the hub token is shorter than ${SHORT_TOKEN} characters: use a long random one (e.g. openssl rand -hex 24)`);
+      const setup = dashboardSetup(node, config, hubToken);
       hub = new Hub({
         base: config.base || DEFAULT_BASE,
-        httpRoot: typeof RED.settings.httpNodeRoot === 'string' ? RED.settings.httpNodeRoot : '/',
+        httpRoot: httpRoot(),
         heartbeatMs: heartbeatMs(config.heartbeat),
         tokens,
         log: { info: (m) => node.log(m), warn: (m) => node.warn(m), error: (m) => node.error(m) },
+        session: setup?.sessions.check,
       });
       addApiRoutes(hub);
+      if (setup) {
+        const name = config.name || 'DMS3 server';
+        // The test helper's RED has no version().
+        const nodeRed = typeof RED.version === 'function' ? RED.version() : 'unknown';
+        dashboard = new Dashboard({ hub, ...setup, server: { name, version: VERSION, nodeRed }, log: { info: (m) => node.log(m), warn: (m) => node.warn(m), error: (m) => node.error(m) } });
+      }
+      const limitBytes = eventLimitBytes(config.eventLimit);
+      keys = seenKeys(node);
+      node.events = new EventIntake({ limitBytes, keys, registry: hub.registry });
+      addEventRoute(hub, node.events);
       hub.start(RED.server, RED.httpNode);
-      node.log(`agents connect to ${hub.agentPath}${fromEnv ? ' (hub token from DMS3_TOKEN)' : ''}`);
+      dashboard?.start();
+      node.log(`agents connect to ${hub.agentPath}${fromEnv ? ' (hub token from DMS3_TOKEN)' : ''}${dashboard ? `; dashboard at ${hub.basePath}/` : ''}`);
     } catch (err) {
+      keys?.close();
+      node.events = null;
       node.error(`not started: ${(err as Error).message}`);
       return;
     }
     node.hub = hub;
     node.on('close', (_removed, done) => {
-      void hub.stop().finally(done);
+      dashboard?.stop();
+      void hub.stop().finally(() => {
+        keys?.close();
+        done();
+      });
     });
   }
 
   RED.nodes.registerType('dms3-server', ServerNode, {
-    credentials: { token: { type: 'password' }, agentTokens: { type: 'text' } },
+    credentials: { token: { type: 'password' }, agentTokens: { type: 'text' }, password: { type: 'password' } },
   });
 };

@@ -66,3 +66,16 @@ export function refuseUpgrade(socket: Duplex, status: number, reason: string): v
 export function remoteAddress(req: IncomingMessage): string {
   return (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
 }
+
+/** Whether the browser says a request comes from a page of this site (Sec-Fetch-Site, else Origin against Host). */
+export function sameSite(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (typeof site === 'string') return site === 'same-origin' || site === 'none';
+  const origin = req.headers.origin;
+  if (origin === undefined) return true; // not a browser's cross-site request: those carry an Origin
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}

@@ -4,12 +4,13 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { PresenceDevice } from '../../lib/dashboard';
 import { FieldError } from '../../lib/errors';
 import type { Override, StatePayload } from '../../lib/policy';
 import { AGENT_PATH, MAX_MESSAGE_BYTES, parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type StateMessage } from '../../lib/protocol';
 import { Registry } from '../../lib/registry';
 import { bearer, type Identity, type Tokens } from './auth';
-import { HttpError, refuseUpgrade, remoteAddress, sendJson } from './http';
+import { HttpError, refuseUpgrade, remoteAddress, sameSite, sendJson } from './http';
 
 export interface Logger {
   info(msg: string): void;
@@ -24,6 +25,8 @@ export interface HubOptions {
   helloTimeoutMs?: number;
   tokens: Tokens;
   log: Logger;
+  /** Recognises a person signed in to the dashboard (a session cookie), for the HTTP routes only. */
+  session?: (req: IncomingMessage) => boolean;
 }
 
 /** The decision in force, as /api/state serves it. */
@@ -31,7 +34,10 @@ export interface CurrentState extends StatePayload {
   seq: number;
 }
 
-/** Who may call a route: anyone, any valid token (agents), or only the hub token. */
+/**
+ * Who may call a route: anyone, any valid token (agents), or only the hub token (or a dashboard
+ * session). A public route sees the caller's identity, if any, and may decide for itself.
+ */
 export type Access = 'public' | 'agent' | 'hub';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -84,15 +90,18 @@ function closeReason(text: string): string {
   return s;
 }
 
-export class Hub extends EventEmitter<{ state: [StateMessage] }> {
+export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [PresenceDevice[]] }> {
   readonly registry = new Registry();
   readonly agentPath: string;
+  /** Where the hub serves, from the server's root, e.g. "/dms3". */
+  readonly basePath: string;
   private readonly routes: Route[] = [];
   private readonly states = new Set<(mode: Override) => void>();
   private readonly conns = new Set<Conn>();
   private readonly byName = new Map<string, Conn>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   private current: CurrentState | null = null;
+  private devices: PresenceDevice[] = [];
   // Seeded from the clock so that seq keeps increasing across restarts of the hub.
   private seq = Date.now();
   private server: Server | null = null;
@@ -104,11 +113,17 @@ export class Hub extends EventEmitter<{ state: [StateMessage] }> {
     super();
     if (!BASE_PATTERN.test(opts.base)) throw new FieldError('base', opts.base, 'expected a path such as /dms3');
     if (!(opts.heartbeatMs > 0)) throw new FieldError('heartbeat', opts.heartbeatMs / 1000, 'expected a positive number of seconds');
-    this.agentPath = joinPath(opts.httpRoot, opts.base, AGENT_PATH);
+    this.basePath = joinPath(opts.httpRoot, opts.base);
+    this.agentPath = joinPath(this.basePath, AGENT_PATH);
   }
 
   get state(): CurrentState | null {
     return this.current && { ...this.current };
+  }
+
+  /** Who is home, by device, as the state node last heard (for the dashboard; never sent to agents). */
+  get presence(): PresenceDevice[] {
+    return this.devices.map((d) => ({ ...d }));
   }
 
   // ---- lifecycle
@@ -167,6 +182,13 @@ export class Hub extends EventEmitter<{ state: [StateMessage] }> {
     return msg;
   }
 
+  setPresence(devices: PresenceDevice[]): void {
+    const next = devices.map((d) => ({ name: d.name, present: d.present }));
+    if (JSON.stringify(next) === JSON.stringify(this.devices)) return;
+    this.devices = next;
+    this.emit('presence', this.presence);
+  }
+
   /** A dms3-state node offers to take manual overrides from the API; returns the unbind function. */
   bindState(apply: (mode: Override) => void): () => void {
     this.states.add(apply);
@@ -206,9 +228,13 @@ export class Hub extends EventEmitter<{ state: [StateMessage] }> {
     const path = joinPath(new URL(req.url ?? '/', 'http://hub').pathname);
     const route = this.routes.find((r) => r.method === req.method && (r.path === path || (r.prefix && (r.path === '/' || path.startsWith(`${r.path}/`)))));
     if (!route) return next();
-    const identity = this.authenticate(req);
-    if (route.access !== 'public' && !identity) return sendJson(res, 401, { error: 'missing or wrong token (send Authorization: Bearer <token>)' });
-    if (route.access === 'hub' && identity?.kind !== 'hub') return sendJson(res, 403, { error: 'this needs the hub token, not an agent token' });
+    const bearerIdentity = this.authenticate(req);
+    const identity: Identity | null = bearerIdentity ?? (this.opts.session?.(req) ? { kind: 'session' } : null);
+    const allowed = route.access === 'agent' ? bearerIdentity : route.access === 'hub' ? identity : true;
+    if (!allowed) return sendJson(res, 401, { error: 'missing or wrong token (send Authorization: Bearer <token>)' });
+    if (route.access === 'hub' && identity?.kind === 'agent') return sendJson(res, 403, { error: 'this needs the hub token, not an agent token' });
+    // A session rides on a cookie: refuse changes a page on another site asked for.
+    if (identity?.kind === 'session' && req.method !== 'GET' && !sameSite(req)) return sendJson(res, 403, { error: 'cross-site request refused' });
     const rest = route.prefix ? joinPath(path.slice(route.path.length)) : '/';
     Promise.resolve()
       .then(() => route.handler(req, res, { identity, rest, next }))

@@ -1,6 +1,7 @@
 // dms3-state: the policy node. Combines presence, Always On and manual override into the one
 // surveillance decision, keeps it across restarts (node context) and emits it on every change.
 import { combineHome, decide, isOverride, REASON_TEXT, type Override, type StatePayload, type Surveillance } from '../../lib/policy';
+import type { PresenceDevice } from '../../lib/dashboard';
 import type { HubNode } from '../dms3-server/hub';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 
@@ -21,6 +22,7 @@ export = function (RED: NodeAPI) {
     const startup: Surveillance = config.startup === 'stop' ? 'stop' : 'start';
     const stored = (node.context().get('dms3') as Stored | undefined) ?? { override: 'auto', last: null };
     const homeBySource = new Map<string, boolean | null>();
+    const devicesBySource = new Map<string, PresenceDevice[]>(); // who is home, for the hub's dashboard
     let alwaysOn = false;
     let override: Override = isOverride(stored.override) ? stored.override : 'auto';
     // After a restart the last decision holds until presence speaks again.
@@ -56,6 +58,9 @@ export = function (RED: NodeAPI) {
           if (home !== true && home !== false && home !== null) throw new Error(`msg.payload.home ${JSON.stringify(home)}: expected true, false or null`);
           const source = String((p as Record<string, unknown>).source ?? msg.source ?? 'presence');
           homeBySource.set(source, home);
+          const devices = (p as Record<string, unknown>).devices;
+          if (Array.isArray(devices)) devicesBySource.set(source, devices.filter((d) => typeof d?.name === 'string').map((d) => ({ name: d.name, present: typeof d.present === 'boolean' ? d.present : null })));
+          hub?.setPresence([...devicesBySource.values()].flat());
           return;
         }
         case 'always-on': {

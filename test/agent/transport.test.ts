@@ -1,13 +1,19 @@
-// The transports in-process against small real servers on loopback: the dead-connection watchdog,
-// and messages that do not follow the protocol.
+// The transports in-process against small real servers on loopback: the dead-connection watchdog
+// (against a hung server, and against the real Hub with a heartbeat longer than the watchdog), and
+// messages that do not follow the protocol.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { addApiRoutes } from '../../nodes/dms3-server/api';
+import { Tokens } from '../../nodes/dms3-server/auth';
+import { Hub } from '../../nodes/dms3-server/hub';
 import type { StateMessage } from '../../lib/protocol';
 import type { Logger } from '../../agent/log';
 import { WebSocketTransport } from '../../agent/transport/websocket';
+import { health } from '../support/agent';
 import { until } from '../support/agent-process';
 
 function memoryLog(): Logger & { lines: string[] } {
@@ -16,9 +22,9 @@ function memoryLog(): Logger & { lines: string[] } {
   return { lines, error: add('ERROR'), warn: add('WARN'), info: add('INFO'), debug: add('DEBUG') };
 }
 
-async function wsServer(onConnection: (ws: WebSocket) => void): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+async function wsServer(onConnection: (ws: WebSocket) => void, opts: { autoPong?: boolean } = {}): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
   const server: Server = createServer();
-  const wss = new WebSocketServer({ server });
+  const wss = new WebSocketServer({ server, autoPong: opts.autoPong ?? true });
   let n = 0;
   wss.on('connection', (ws) => {
     n++;
@@ -40,9 +46,9 @@ async function wsServer(onConnection: (ws: WebSocket) => void): Promise<{ url: s
 const state = (seq: number): StateMessage => ({ v: 1, type: 'state', seq, state: 'start', reason: 'nobody-home', since: new Date().toISOString() });
 
 describe('WebSocket transport', () => {
-  it('drops a connection that goes silent (no pings, no messages) and reconnects', async (t) => {
-    // This server never pings: a hub that hung, or a half-open TCP connection.
-    const srv = await wsServer((ws) => ws.send(JSON.stringify(state(1))));
+  it('drops a connection that goes silent (no pings, no pongs, no messages) and reconnects', async (t) => {
+    // This server never pings nor answers pings: a hub that hung, or a half-open TCP connection.
+    const srv = await wsServer((ws) => ws.send(JSON.stringify(state(1))), { autoPong: false });
     t.after(() => srv.close());
     const log = memoryLog();
     const tr = new WebSocketTransport({ url: srv.url, token: 'secret', maxBackoffMs: 1000, log, deadAfterMs: 1500 });
@@ -95,5 +101,31 @@ describe('WebSocket transport', () => {
     assert.match(warnings[1], /protocol version 2; this side speaks 1/);
     assert.match(warnings[2], /malformed: \/state/);
     assert.equal(srv.connections(), 1);
+  });
+
+  it('keeps a connection to the real Hub whose heartbeat is longer than the watchdog (the agent pings)', async (t) => {
+    const app = express();
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const quiet = { info: () => {}, warn: () => {}, error: () => {} };
+    const hub = new Hub({ base: '/dms3', httpRoot: '/', heartbeatMs: 60_000, tokens: new Tokens('hub-token-0123456789abcdef', new Map()), log: quiet });
+    addApiRoutes(hub);
+    hub.start(server, app);
+    t.after(async () => {
+      await hub.stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    const { port } = server.address() as AddressInfo;
+    const tr = new WebSocketTransport({ url: `ws://127.0.0.1:${port}/dms3/agent`, token: 'hub-token-0123456789abcdef', maxBackoffMs: 1000, log: memoryLog(), deadAfterMs: 1500 });
+    t.after(() => tr.close());
+    let downs = 0;
+    tr.on('down', () => downs++);
+    tr.on('up', () => tr.send({ v: 1, type: 'hello', name: 'quiet-hub', health: health() }));
+    tr.connect();
+    await until(() => hub.registry.get('quiet-hub')?.connected, 15_000, 'registered');
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.equal(downs, 0);
+    assert.equal(hub.registry.get('quiet-hub')?.connected, true);
   });
 });

@@ -94,6 +94,11 @@ describe(`package installed into a real node-red${redDir ? ` (${redDir})` : ''}`
     assert.doesNotMatch(red.log.slice(mark), /\[error\]/);
   });
 
+  it('serves the dashboard from the installed package', async () => {
+    assert.equal((await red.request('GET', '/dms3/login')).status, 200);
+    for (const asset of ['app.js', 'style.css', 'icon.svg']) assert.equal((await red.request('GET', `/dms3/assets/${asset}`)).status, 200, asset);
+  });
+
   it('keeps the surveillance decision across a restart (node context)', async () => {
     const flow = [
       { id: 'ptab', type: 'tab', label: 'persistence' },

@@ -1,5 +1,6 @@
 // The real Motion daemon (motion -n -c FILE) fed by the test's MJPEG camera: the agent's webcontrol
-// controller, and the whole agent process, pause and resume detection, confirmed through Motion's
+// controller, and the whole agent process driven by the real hub (a `node-red` process with dms3-state
+// and dms3-server, test/support/real-hub.ts), pause and resume detection, confirmed through Motion's
 // own status URL and by whether movement in front of the camera starts an event.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,9 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Logger } from '../../agent/log';
 import { WebcontrolController } from '../../agent/motion/webcontrol';
-import { startTestHub } from '../support/agent-hub';
-import { delay, makeToken, startAgent, tempDir, until, writeConfig } from '../support/agent-process';
+import { delay, makeToken, tempDir, until, writeConfig } from '../support/agent-process';
 import { startMjpegCamera, type MjpegCamera } from '../support/mjpeg-camera';
+import { HubRig } from '../support/real-hub';
 import { missing, requireSystem } from '../support/system';
 
 const quiet: Logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
@@ -68,9 +69,12 @@ describe('agent ⇄ real Motion (webcontrol and process modes)', () => {
   let motionLog = '';
   let base = '';
   let events = '';
+  const token = makeToken();
+  const rig = new HubRig({ token });
 
   before(async () => {
     if (missing(NEEDS)) return; // each test then reports the skip (or fails under CI)
+    await rig.start();
     tmp = tempDir('dms3-agent-motion-');
     events = join(tmp.dir, 'events');
     mkdirSync(events);
@@ -106,6 +110,7 @@ describe('agent ⇄ real Motion (webcontrol and process modes)', () => {
       clearTimeout(timer);
     }
     await camera?.close();
+    await rig.close();
     tmp?.remove();
   });
 
@@ -147,35 +152,30 @@ describe('agent ⇄ real Motion (webcontrol and process modes)', () => {
 
   it('the agent process in webcontrol mode follows the hub: start → ACTIVE, stop → PAUSE', async (t) => {
     if (!requireSystem(t, NEEDS)) return;
-    const token = makeToken();
-    const hub = await startTestHub({ token, state: 'start' });
-    t.after(() => hub.close());
-    const config = writeConfig(tmp.dir, `server: ${hub.wsUrl}\nname: motion-host\nmotion:\n  mode: webcontrol\n  url: ${base}\n  cameras: 0\nreport_interval: 2\n`);
-    const agent = startAgent(['run', '--config', config, '--log-level', 'debug'], { DMS3_TOKEN: token });
-    t.after(async () => {
-      await agent.stop('SIGKILL');
-    });
-    const started = await until(() => hub.of('applied').find((a) => a.seq === 1), 20_000, 'applied start');
-    assert.deepEqual([started.ok, started.motion], [true, 'running']);
+    await rig.feed('presence', { home: false, source: 'test' });
+    const config = writeConfig(tmp.dir, `server: ${rig.wsUrl}\nname: motion-host\nmotion:\n  mode: webcontrol\n  url: ${base}\n  cameras: 0\nreport_interval: 2\n`);
+    const agent = rig.agent(config);
+    const started = await rig.converged(['motion-host'], 'start');
+    assert.equal(started.agents[0].motion, 'running');
     assert.equal(await detection(base), 'Camera 0 Detection status ACTIVE');
 
-    const stop = hub.setState('stop');
-    const stopped = await until(() => hub.of('applied').find((a) => a.seq === stop.seq), 20_000, 'applied stop');
-    assert.deepEqual([stopped.ok, stopped.motion], [true, 'paused']);
+    await rig.feed('presence', { home: true, source: 'test' });
+    const stopped = await rig.converged(['motion-host'], 'stop');
+    assert.equal(stopped.agents[0].motion, 'paused');
     assert.equal(await detection(base), 'Camera 0 Detection status PAUSE');
-    await until(() => hub.of('health').find((h) => h.health.motion === 'paused' && h.health.applied === 'stop'), 20_000, 'health');
 
     // Detection resumed behind the agent's back (someone used the webcontrol, Motion restarted):
-    // the next report puts it right and tells the hub.
+    // the next report puts it right and tells the hub, and dms3-agents tells the flow.
+    const mark = rig.events().length;
     await fetch(`${base}/0/detection/start`, { signal: AbortSignal.timeout(5000) });
-    const fixed = await until(() => hub.of('notice').find((n) => n.event === 'motion-restarted'), 20_000, 'drift notice');
-    assert.match(fixed.text, /did not match the state "stop"; applied it again \(Motion paused\)/);
+    const fixed = await until(() => rig.events().slice(mark).find((e) => e.event === 'motion-restarted' && e.agent.name === 'motion-host'), 20_000, 'drift event');
+    assert.match(fixed.detail ?? '', /did not match the state "stop"; applied it again \(Motion paused\)/);
     assert.equal(await detection(base), 'Camera 0 Detection status PAUSE');
 
     const exit = await agent.stop('SIGTERM');
     assert.equal(exit.code, 0);
     assert.equal(await detection(base), 'Camera 0 Detection status PAUSE', 'webcontrol mode leaves Motion as it is on exit');
-    assert.deepEqual(hub.invalid, []);
+    assert.doesNotMatch(rig.red.log, /motion-host.* closed: /, 'the hub took every message');
     assert.ok(!agent.output().includes(token));
   });
 
@@ -184,16 +184,11 @@ describe('agent ⇄ real Motion (webcontrol and process modes)', () => {
     const port = await freePort();
     const own = `http://127.0.0.1:${port}`;
     const conf = writeMotionConf(tmp.dir, 'motion-child.conf', camera.url, port, events);
-    const token = makeToken();
-    const hub = await startTestHub({ token, state: 'start' });
-    t.after(() => hub.close());
-    const config = writeConfig(tmp.dir, `server: ${hub.wsUrl}\nmotion:\n  mode: process\n  command: [motion, -n, -c, ${conf}]\n  stop_timeout: 15\n`, 'agent-process.yaml');
-    const agent = startAgent(['run', '--config', config, '--log-level', 'debug'], { DMS3_TOKEN: token });
-    t.after(async () => {
-      await agent.stop('SIGKILL');
-    });
-    const started = await until(() => hub.of('applied').find((a) => a.seq === 1), 20_000, 'applied start');
-    assert.deepEqual([started.ok, started.motion], [true, 'running']);
+    await rig.feed('presence', { home: false, source: 'test' });
+    const config = writeConfig(tmp.dir, `server: ${rig.wsUrl}\nname: motion-child\nmotion:\n  mode: process\n  command: [motion, -n, -c, ${conf}]\n  stop_timeout: 15\n`, 'agent-process.yaml');
+    const agent = rig.agent(config);
+    const started = await rig.converged(['motion-child'], 'start');
+    assert.equal(started.agents[0].motion, 'running');
     const pid = Number((await agent.waitForOutput(/started motion .*\(pid (\d+)\)/))[1]);
     assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^motion\0-n\0-c\0/);
     await until(
@@ -208,13 +203,12 @@ describe('agent ⇄ real Motion (webcontrol and process modes)', () => {
       "the child Motion's webcontrol",
     );
 
-    const stop = hub.setState('stop');
-    const stopped = await until(() => hub.of('applied').find((a) => a.seq === stop.seq), 30_000, 'applied stop');
-    assert.deepEqual([stopped.ok, stopped.motion], [true, 'stopped']);
+    await rig.feed('presence', { home: true, source: 'test' });
+    const stopped = await rig.converged(['motion-child'], 'stop', 45_000);
+    assert.equal(stopped.agents[0].motion, 'stopped');
     assert.throws(() => readFileSync(`/proc/${pid}/cmdline`), /ENOENT/, 'Motion has exited');
     await assert.rejects(detection(own));
     assert.doesNotMatch(agent.output(), /SIGKILL/, 'Motion exited on SIGTERM within stop_timeout');
-    assert.deepEqual(hub.invalid, []);
     assert.ok(!agent.output().includes(token));
   });
 });

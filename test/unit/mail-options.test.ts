@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { changedPercent, validateMotionEvent } from '../../lib/event';
+import { eventPercent, validateMotionEvent } from '../../lib/event';
 import { DEFAULT_SUBJECT, parseAddresses, parseMailOptions } from '../../lib/mail/options';
 import { isPermanent, retryDelay } from '../../lib/mail/retry';
 import { parseSmtpSettings, transportOptions } from '../../lib/mail/smtp';
@@ -41,9 +41,9 @@ describe('Motion event validation', () => {
   });
 
   it('computes the changed share of the frame when the event does not carry it', () => {
-    assert.equal(changedPercent({ pixels: 3072, width: 320, height: 240, percent: null }), 4);
-    assert.equal(changedPercent({ pixels: 10, width: null, height: null, percent: null }), null);
-    assert.equal(changedPercent({ pixels: 10, width: 10, height: 10, percent: 2.5 }), 2.5);
+    assert.equal(eventPercent({ pixels: 3072, width: 320, height: 240, percent: null }), 4);
+    assert.equal(eventPercent({ pixels: 10, width: null, height: null, percent: null }), null);
+    assert.equal(eventPercent({ pixels: 10, width: 10, height: 10, percent: 2.5 }), 2.5);
   });
 });
 

@@ -134,4 +134,22 @@ describe('agent registry', () => {
     assert.equal(r.get('a'), undefined);
     assert.deepEqual(seen.map((c) => c.event), ['removed']);
   });
+
+  it('counts accepted events per agent, also before the agent reports, and forgets them with the agent', () => {
+    const r = new Registry();
+    const seen = watch(r);
+    r.eventReceived('porch'); // its hook posted before the agent said hello
+    r.eventReceived('porch');
+    assert.equal(r.get('porch'), undefined);
+    r.report('porch', health({ events: 40 }), ws);
+    assert.equal(r.get('porch')!.eventsReceived, 2);
+    r.eventReceived('porch');
+    assert.deepEqual([r.get('porch')!.eventsReceived, r.list()[0].eventsReceived, r.get('porch')!.events], [3, 3, 40]);
+    r.report('porch', health(), ws); // a later report keeps the count
+    assert.equal(r.get('porch')!.eventsReceived, 3);
+    assert.deepEqual(seen.map((c) => c.event), ['connected', 'health', 'health'], 'no change event per motion event');
+    r.remove('porch');
+    r.report('porch', health(), ws);
+    assert.equal(r.get('porch')!.eventsReceived, 0);
+  });
 });

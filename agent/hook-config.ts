@@ -1,0 +1,78 @@
+// The part of the agent's YAML config that the hook and the spool need. Kept minimal and in one place:
+// the agent's schema-validated loader replaces `loadHookConfig` once the hook is part of its CLI.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { FieldError } from '../lib/errors';
+
+export const DEFAULT_CONFIG = '/etc/dms3/agent.yaml';
+export const DEFAULT_SPOOL_DIR = '/var/lib/dms3/spool';
+
+export interface SpoolOptions {
+  dir: string;
+  maxBytes: number;
+  maxFiles: number; // events (each is a metadata file and a copy of the media file)
+}
+
+export interface HookConfig {
+  base: string; // the hub's HTTP base, e.g. http://host:1880/dms3
+  name: string;
+  token: string;
+  spool: SpoolOptions;
+}
+
+const SCHEMES: Record<string, string> = { 'ws:': 'http:', 'wss:': 'https:', 'http:': 'http:', 'https:': 'https:' };
+
+/** The hub's HTTP base from the agent's `server` URL: ws://host:1880/dms3/agent → http://host:1880/dms3. */
+export function hubBase(server: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(server);
+  } catch {
+    // reported below
+  }
+  const scheme = url && SCHEMES[url.protocol];
+  if (!url || !scheme) throw new FieldError('server', server, 'expected the hub URL, e.g. ws://host:1880/dms3/agent');
+  return `${scheme}//${url.host}${url.pathname.replace(/\/+$/, '').replace(/\/agent$/, '')}`;
+}
+
+/** Reads the config file; DMS3_TOKEN in the environment wins over `token_file`, which wins over `token`. */
+export function loadHookConfig(path: string, env: NodeJS.ProcessEnv): HookConfig {
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`config ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const c = (doc ?? {}) as Record<string, unknown>;
+  const spool = (c.spool ?? {}) as Record<string, unknown>;
+  const text = (field: string, v: unknown): string => {
+    if (typeof v !== 'string' || v.trim() === '') throw new FieldError(field, v ?? null, `expected a text in ${path}`);
+    return v.trim();
+  };
+  const positive = (field: string, v: unknown, fallback: number): number => {
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'number' || !(v > 0)) throw new FieldError(field, v, `expected a positive number in ${path}`);
+    return v;
+  };
+  let token = env.DMS3_TOKEN ?? '';
+  if (!token && c.token_file !== undefined) {
+    const file = text('token_file', c.token_file);
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new FieldError('token_file', file, (err as Error).message);
+    }
+  }
+  if (!token && c.token !== undefined) token = text('token', c.token);
+  if (!token) throw new FieldError('token', null, `missing: set token or token_file in ${path}, or DMS3_TOKEN`);
+  return {
+    base: hubBase(text('server', c.server)),
+    name: text('name', c.name),
+    token,
+    spool: {
+      dir: spool.dir === undefined ? DEFAULT_SPOOL_DIR : text('spool.dir', spool.dir),
+      maxBytes: Math.round(positive('spool.max_mb', spool.max_mb, 200) * 1024 * 1024),
+      maxFiles: Math.floor(positive('spool.max_files', spool.max_files, 1000)),
+    },
+  };
+}

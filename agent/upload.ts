@@ -1,0 +1,82 @@
+// Uploads one event file to the hub (`POST <base>/event`), streamed from disk, and says what the answer
+// means for the caller: done, try again later (spool), or refused for good.
+import { createReadStream } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { EVENT_PATH, eventQuery, IDEMPOTENCY_HEADER, type EventMeta } from '../lib/event-upload';
+
+export const UPLOAD_TIMEOUT_MS = 3000;
+
+export type UploadResult =
+  | { outcome: 'accepted'; status: number; id: string }
+  | { outcome: 'duplicate'; status: number }
+  | { outcome: 'retry'; reason: string } // unreachable, too slow, 5xx, 404, 408, 429
+  | { outcome: 'refused'; status: number; reason: string }; // any other answer: the event itself is refused
+
+export interface Upload {
+  base: string; // http(s)://host:port/dms3
+  token: string;
+  meta: EventMeta;
+  key: string;
+  mime: string;
+  file: { path: string; size: number };
+  timeoutMs?: number; // without a byte in either direction for this long, give up
+}
+
+function classify(res: IncomingMessage, text: string): UploadResult {
+  const status = res.statusCode ?? 0;
+  let body: { id?: unknown; duplicate?: unknown; error?: unknown } = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: the reason is the text
+  }
+  const reason = `${status} ${typeof body.error === 'string' ? body.error : text.slice(0, 200) || res.statusMessage}`;
+  if (status >= 200 && status < 300) return body.duplicate === true ? { outcome: 'duplicate', status } : { outcome: 'accepted', status, id: String(body.id ?? '') };
+  // 404: Node-RED is up but the hub's route is not (a deploy in progress, or the hub node not deployed yet).
+  if (status >= 500 || status === 404 || status === 408 || status === 429) return { outcome: 'retry', reason };
+  return { outcome: 'refused', status, reason };
+}
+
+export function uploadEvent(u: Upload): Promise<UploadResult> {
+  const url = new URL(`${u.base}${EVENT_PATH}?${eventQuery(u.meta)}`);
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const timeoutMs = u.timeoutMs ?? UPLOAD_TIMEOUT_MS;
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (r: UploadResult) => {
+      if (settled) return;
+      settled = true;
+      resolve(r);
+    };
+    const req = request(url, {
+      method: 'POST',
+      timeout: timeoutMs,
+      headers: {
+        Authorization: `Bearer ${u.token}`,
+        'Content-Type': u.mime,
+        'Content-Length': u.file.size,
+        [IDEMPOTENCY_HEADER]: u.key,
+      },
+    });
+    let answered = false;
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
+    // The hub may answer (413, 503) before it has read the whole file: then the answer counts, not the broken pipe.
+    req.on('error', (err) => {
+      if (!answered) settle({ outcome: 'retry', reason: err.message || (err as NodeJS.ErrnoException).code || 'connection failed' });
+    });
+    req.on('response', (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if ((size += c.length) <= 65536) chunks.push(c);
+      });
+      res.on('error', () => {}); // a cut answer still has its status: judged on close
+      res.on('close', () => settle(classify(res, Buffer.concat(chunks).toString('utf8'))));
+    });
+    const body = createReadStream(u.file.path, { start: 0, end: Math.max(0, u.file.size - 1) });
+    body.on('error', (err) => req.destroy(err));
+    body.pipe(req);
+  });
+}
