@@ -8,10 +8,12 @@
 // Unix sockets (ns-proxy), and offers the cameras and the SMTP server to the LAN the same way.
 // Time-dependent settings are shortened here (TIMING), never in the product's defaults.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { startAgent, type AgentRun } from './agent-process';
-import { e2eFlow, hasType, shippedFlow, type FlowNode, type FlowSettings } from './e2e-flow';
+import { CHROMIUM_ARGS, localPage } from './browser';
+import { e2eFlow, type FlowNode, type FlowSettings } from './e2e-flow';
 import { startMjpegCamera, type MjpegCamera } from './mjpeg-camera';
 import { Lan } from './netns';
 import { NodeRed, unixRequest, type HttpAnswer } from './node-red-process';
@@ -23,6 +25,8 @@ const SERVER = `${SUBNET}.1`;
 const RED_PORT = 1880;
 const ROOT = join(__dirname, '..', '..', '..');
 const PROXY = join(__dirname, 'ns-proxy.js');
+// Motion's on_picture_save hook. Until `dms3-agent hook` is part of the agent's CLI, its own entry point.
+const HOOK = join(ROOT, 'dist', 'agent', 'hook-main.js');
 
 /** The shortened timings of the test configuration (seconds). */
 export const TIMING = {
@@ -37,6 +41,8 @@ export const TIMING = {
   mailRetryFirst: 1,
 };
 
+const MOTION_WARM_MS = 8000;
+
 export type Mode = 'webcontrol' | 'process' | 'command';
 export interface Pi {
   name: string; // agent name and namespace suffix
@@ -49,7 +55,8 @@ export interface Pi {
 export const PIS: Pi[] = [
   { name: 'porch', hostname: 'porch-pi', octet: 11, mac: '00:00:5e:00:53:11', mode: 'webcontrol', serverLost: { after: 60, action: 'keep' } },
   { name: 'garden', hostname: 'garden-pi', octet: 12, mac: '00:00:5e:00:53:12', mode: 'process', serverLost: { after: 60, action: 'keep' } },
-  { name: 'garage', hostname: 'garage-pi', octet: 13, mac: '00:00:5e:00:53:13', mode: 'command', serverLost: { after: 3, action: 'start' } },
+  // Disarms when it loses the hub for 3 s: the faults arm the house and watch it come back.
+  { name: 'garage', hostname: 'garage-pi', octet: 13, mac: '00:00:5e:00:53:13', mode: 'command', serverLost: { after: 3, action: 'stop' } },
 ];
 // Documentation MACs (RFC 7042), universally administered, so the scan gives no "random MAC" warning.
 export const PHONES = [
@@ -141,10 +148,13 @@ export class Bed {
   /** Every run of each agent, oldest first (restarts add runs). */
   readonly runs = new Map<string, AgentRun[]>();
   readonly motion = new Map<string, Proc>(); // Motion daemons the bed runs itself (webcontrol mode)
+  private readonly motionSince = new Map<string, number>();
   readonly notes: TimedLine[] = [];
   flow: FlowNode[] = [];
   readonly startedAt = Date.now();
   private readonly procs: Proc[] = [];
+  private browser: Browser | null = null;
+  private page: { page: Page; blocked: string[] } | null = null;
 
   private constructor() {
     this.dir = mkdtempSync(`/tmp/${PREFIX}-bed-`);
@@ -245,6 +255,7 @@ export class Bed {
         'event_gap 2',
         'picture_output on',
         'movie_output off',
+        `on_picture_save ${process.execPath} ${HOOK} picture --config ${this.hookConfig(name)} --file %f --pixels %D --camera %t --event %v --noise %N --event-id %{eventid}`,
         'webcontrol_port 8080',
         'webcontrol_localhost on',
         'webcontrol_interface 1',
@@ -256,12 +267,30 @@ export class Bed {
     return file;
   }
 
+  /** What the hook reads (the hub, the agent's name, the spool); the token comes from DMS3_TOKEN. */
+  private hookConfig(name: string): string {
+    const file = join(this.dir, `hook-${name}.yaml`);
+    writeFileSync(file, `server: ws://${SERVER}:${RED_PORT}/dms3/agent\nname: ${name}\nspool:\n  dir: ${this.spoolDir(name)}\n`);
+    return file;
+  }
+
+  spoolDir(name: string): string {
+    return join(this.dir, `spool-${name}`);
+  }
+
   /** Starts (or restarts) the Motion daemon of a webcontrol-mode Pi, as its system service would. */
   async startMotion(name: string): Promise<void> {
     const [cmd, ...args] = [...this.piPrefix(name), 'motion', '-n', '-c', this.motionConf(name)];
-    const proc = this.track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const proc = this.track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DMS3_TOKEN: this.token } }));
     this.motion.set(name, proc);
+    this.motionSince.set(name, Date.now());
     await until(async () => /Detection status/.test(await this.detection(name)), 30_000, `Motion's webcontrol in ${name}`, () => proc.out.slice(-2000));
+  }
+
+  /** Motion detects only some seconds after it connected to its camera: wait until the bed's Motion is past that. */
+  async motionWarm(name: string): Promise<void> {
+    const wait = (this.motionSince.get(name) ?? 0) + MOTION_WARM_MS - Date.now();
+    if (wait > 0) await delay(wait);
   }
 
   private agentConfig(pi: Pi): string {
@@ -329,18 +358,16 @@ export class Bed {
         grace: TIMING.grace,
       },
       windows,
-      mail: hasType(shippedFlow(), 'dms3-mail')
-        ? {
-            host: '127.0.0.1',
-            port: 2525,
-            from: 'DMS3 <cams@example.test>',
-            to: 'family@example.test',
-            quiet: TIMING.mailQuiet,
-            maxWait: TIMING.mailMaxWait,
-            cooldown: TIMING.mailCooldown,
-            retryFirst: TIMING.mailRetryFirst,
-          }
-        : undefined,
+      mail: {
+        host: '127.0.0.1',
+        port: 2525,
+        from: 'DMS3 <cams@example.test>',
+        to: 'family@example.test',
+        quiet: TIMING.mailQuiet,
+        maxWait: TIMING.mailMaxWait,
+        cooldown: TIMING.mailCooldown,
+        retryFirst: TIMING.mailRetryFirst,
+      },
     };
   }
 
@@ -417,6 +444,38 @@ export class Bed {
     return `--- node-red\n${this.red.log.split('\n').slice(-lines).join('\n')}\n${agents.join('\n')}`;
   }
 
+  /**
+   * The dashboard in a real Chromium that runs on the server (its namespace), signed in with the
+   * token link; `blocked` lists any request that would have left 127.0.0.1.
+   */
+  async dashboard(): Promise<{ page: Page; blocked: string[] }> {
+    if (this.page) return this.page;
+    const wrapper = join(this.dir, 'chromium-in-srv.sh');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${this.lan.ns('srv')} /usr/bin/chromium "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    this.browser = await chromium.launch({ executablePath: wrapper, args: CHROMIUM_ARGS });
+    const context = await this.browser.newContext({ viewport: { width: 1280, height: 900 } });
+    this.page = await localPage(context);
+    await this.page.page.goto(`http://127.0.0.1:${RED_PORT}/dms3/?token=${encodeURIComponent(this.token)}`);
+    await this.page.page.waitForSelector('#cards[aria-busy="false"]', { timeout: 30_000 });
+    return this.page;
+  }
+
+  /** Waits until the dashboard element `selector` shows every one of `texts`; returns its text. */
+  async dashboardShows(selector: string, texts: string[], ms = 30_000): Promise<string> {
+    const { page } = await this.dashboard();
+    let last = '';
+    return until(
+      async () => {
+        last = await page.locator(selector).innerText({ timeout: 5000 });
+        return texts.every((t) => last.includes(t)) && last;
+      },
+      ms,
+      `the dashboard's ${selector} to show ${JSON.stringify(texts)}`,
+      () => last,
+    );
+  }
+
   // ---- acting on the LAN
 
   note(text: string): number {
@@ -428,6 +487,18 @@ export class Bed {
   phone(name: string, present: boolean): number {
     const at = this.note(`${name}'s link ${present ? 'up (comes home)' : 'down (leaves)'}`);
     this.lan.link(name, present);
+    return at;
+  }
+
+  /** Something moves in front of a Pi's camera for `ms` (once Motion can see it); returns when it began. */
+  async move(pi: string, ms = 2500): Promise<number> {
+    const camera = this.cameras.get(pi)!;
+    await this.motionWarm(pi);
+    const at = this.note(`movement in front of the ${pi} camera`);
+    camera.setMoving(true);
+    await delay(ms);
+    camera.setMoving(false);
+    this.note(`the ${pi} camera's scene is still again`);
     return at;
   }
 
@@ -466,8 +537,9 @@ export class Bed {
 
   /** What happened between `from` and `to`: the test's actions, the flow's decisions and agent changes, the agents' logs. */
   async timeline(from: number, to = Date.now()): Promise<string> {
-    const interesting = /^(hub: |applied |could not apply|connected to the hub|lost the hub|cannot reach|WARN connection to the hub lost|WARN server lost|started |WARN motion|WARN Motion is)/;
+    const interesting = /^(?:WARN |ERROR )?(hub: |applied |could not apply|connected to the hub|lost the hub|cannot reach|connection to the hub lost|server lost|started |motion|Motion is)/;
     const lines: TimedLine[] = [...this.notes, ...this.agentLines().filter((l) => interesting.test(l.text))];
+    for (const m of this.smtp.mails) lines.push({ at: m.at, source: 'smtp', text: `mail accepted: ${m.parsed.subject}` });
     let probe: ProbeEntry[] = [];
     try {
       probe = await this.probe();
@@ -490,6 +562,7 @@ export class Bed {
   // ---- teardown
 
   async stop(): Promise<void> {
+    await this.browser?.close().catch(() => undefined);
     const runs = [...this.runs.values()].flat();
     await Promise.all(runs.map((r) => r.stop('SIGKILL', 5000)));
     await this.red.stop('SIGKILL').catch(() => undefined);

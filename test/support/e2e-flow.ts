@@ -18,8 +18,7 @@ export interface FlowSettings {
   heartbeat: number; // s
   presence: { devices: { name: string; macs: string[] }[]; iface: string; range: string; ipv6: boolean; interval: number; grace: number };
   windows: { start: string; end: string; days: number[] }[];
-  /** Present once the shipped flow mails events (dms3-event → dms3-mail). */
-  mail?: { host: string; port: number; from: string; to: string; quiet: number; maxWait: number; cooldown: number; retryFirst: number };
+  mail: { host: string; port: number; from: string; to: string; quiet: number; maxWait: number; cooldown: number; retryFirst: number };
 }
 
 export const SHIPPED_FLOW = join(__dirname, '..', '..', '..', 'flows', 'dms3-server.json');
@@ -32,10 +31,6 @@ function only(flow: FlowNode[], type: string): FlowNode {
   const found = flow.filter((n) => n.type === type);
   if (found.length !== 1) throw new Error(`the shipped flow has ${found.length} ${type} nodes; the test bed expects one`);
   return found[0];
-}
-
-export function hasType(flow: FlowNode[], type: string): boolean {
-  return flow.some((n) => n.type === type);
 }
 
 // Keeps the last 5000 messages (file bytes left out) in memory context, with the time they came.
@@ -59,11 +54,10 @@ export function e2eFlow(settings: FlowSettings, shipped: FlowNode[] = shippedFlo
   hub.credentials = { token: settings.token };
   Object.assign(only(flow, 'dms3-presence-scan'), settings.presence);
   only(flow, 'dms3-always-on').windows = settings.windows;
-  if (settings.mail && hasType(flow, 'dms3-mail')) {
-    const m = settings.mail;
-    Object.assign(only(flow, 'dms3-smtp'), { host: m.host, port: m.port, security: 'none', from: m.from });
-    Object.assign(only(flow, 'dms3-mail'), { to: m.to, quiet: m.quiet, maxWait: m.maxWait, cooldown: m.cooldown, retryFirst: m.retryFirst });
-  }
+  const m = settings.mail;
+  Object.assign(only(flow, 'dms3-smtp'), { host: m.host, port: m.port, security: 'none', from: m.from });
+  Object.assign(only(flow, 'dms3-mail'), { to: m.to, quiet: m.quiet, maxWait: m.maxWait, cooldown: m.cooldown, retryFirst: m.retryFirst });
+  only(flow, 'dms3-event');
 
   const tab = 'e2eprobetab01';
   const probe = 'e2eprobefn001';

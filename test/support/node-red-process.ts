@@ -42,7 +42,8 @@ export interface HttpAnswer {
 /** One HTTP request over a Unix socket (fetch cannot use one); fails after `timeoutMs`. */
 export function unixRequest(socketPath: string, method: string, path: string, headers: Record<string, string>, body?: string | Buffer, timeoutMs = 15_000): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ socketPath, method, path, headers: { host: 'localhost', ...headers }, timeout: timeoutMs }, (res) => {
+    // A fresh connection per request: a pooled one may be closed by the server while idle (keep-alive race).
+    const req = httpRequest({ socketPath, method, path, agent: false, headers: { host: 'localhost', ...headers }, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

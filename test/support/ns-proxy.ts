@@ -17,17 +17,15 @@ function endpoint(spec: string): Endpoint {
 export function forward(listen: string, target: string, onReady: () => void = () => undefined) {
   const from = endpoint(listen);
   const to = endpoint(target);
-  const server = createServer((client) => {
-    const upstream = connect(to);
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = connect({ ...to, allowHalfOpen: true });
+    // pipe() passes each side's end on after the data before it, so nothing written is lost when a
+    // server answers and closes at once (e.g. 413 while the client is still sending).
     client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end);
-    upstream.on('error', end);
-    client.on('close', end);
-    upstream.on('close', end);
+    upstream.on('error', () => client.end()); // flush what came, then close; pipe() unpipes on error
+    client.on('error', () => upstream.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => setTimeout(() => client.destroy(), 1000).unref());
   });
   if ('path' in from) {
     rmSync(from.path, { force: true });

@@ -2,7 +2,8 @@
 // clients, an agent, Motion and Node-RED killed, a Pi's cable cut. Nothing may be lost; every agent
 // must end on the hub's decision. One bed, the faults in order; each prints its timeline.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { WebSocket } from 'ws';
 import { Bed, PIS, TIMING, until, type ProbeEntry } from '../../support/e2e-bed';
@@ -11,6 +12,7 @@ import { missing, requireSystem } from '../../support/system';
 
 const NEEDS = { root: true, commands: ['ip', 'unshare', 'motion', 'arping', 'arp-scan', 'ndisc6', 'ping'] };
 const NAMES = PIS.map((p) => p.name);
+const MOVE_MS = 2500;
 
 interface Outcome {
   status?: number; // HTTP status of a refused upgrade
@@ -47,6 +49,38 @@ describe('end to end: faults', () => {
   const agentEvents = (probe: ProbeEntry[], since: number, name?: string) =>
     probe.filter((e) => e.topic === 'agent' && e.at >= since && (!name || e.payload.agent.name === name)).map((e) => ({ at: e.at, event: e.payload.event as string, detail: e.payload.detail as string }));
 
+  /**
+   * A body larger than the route allows. `declared`: only the headers, with a Content-Length over the
+   * limit (the hub answers before any byte of the body); `chunked`: 40 MiB without a length, counted as
+   * it arrives. Resolves with the status, or "reset" when the server closed the connection on unread
+   * data first (TCP then drops the answer; the upload is refused either way).
+   */
+  function oversized(path: string, type: string, mode: 'declared' | 'chunked'): Promise<number | 'reset'> {
+    return new Promise((resolve) => {
+      let answered = false;
+      const headers: Record<string, string> = { host: 'localhost', authorization: `Bearer ${bed.token}`, 'content-type': type };
+      if (mode === 'declared') headers['content-length'] = String(30 * 1024 * 1024);
+      const req = httpRequest({ socketPath: bed.sock('red'), agent: false, method: 'POST', path, headers }, (res) => {
+        answered = true;
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      req.on('error', () => !answered && resolve('reset'));
+      if (mode === 'declared') return void req.flushHeaders();
+      const chunk = Buffer.alloc(1024 * 1024, 0x55);
+      let sent = 0;
+      const pump = () => {
+        while (!answered && sent < 40) {
+          sent++;
+          if (!req.write(chunk)) return void req.once('drain', pump);
+        }
+        if (!answered) req.end();
+      };
+      pump();
+    });
+  }
+
   /** A WebSocket to the hub's agent endpoint through the Unix socket into the server's namespace. */
   function hostileSocket(token: string | null, send: (ws: WebSocket) => void): Promise<Outcome> {
     return new Promise((resolve) => {
@@ -75,6 +109,7 @@ describe('end to end: faults', () => {
       const api = (method: string, path: string, body: string | Buffer | undefined, token: string | null, type = 'application/json') =>
         unixRequest(bed.sock('red'), method, path, { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body);
 
+      bed.note('bad requests: no token, wrong token, garbage, oversized, fake files');
       // No token, a wrong token: 401 for the API and the WebSocket.
       assert.equal((await api('GET', '/dms3/api/state', undefined, null)).status, 401);
       assert.equal((await api('GET', '/dms3/api/state', undefined, 'wrong-token-0123456789')).status, 401);
@@ -86,12 +121,24 @@ describe('end to end: faults', () => {
       assert.equal(garbage.status, 400, garbage.text);
       assert.equal((await api('POST', '/dms3/api/override', '{"mode":"panic"}', bed.token)).status, 400);
       assert.equal((await api('POST', '/dms3/api/report', '\u0000\u0001 not json', bed.token, 'text/plain')).status, 400);
-      assert.equal((await api('POST', '/dms3/api/report', Buffer.alloc(1024 * 1024, 0x7b), bed.token, 'application/octet-stream')).status, 413);
+      assert.equal(await oversized('/dms3/api/report', 'application/octet-stream', 'declared'), 413);
+      assert.ok(['413', 'reset'].includes(String(await oversized('/dms3/api/report', 'application/octet-stream', 'chunked'))));
       const bigJson = await api('POST', '/dms3/api/report', Buffer.alloc(1024 * 1024, 0x7b), bed.token);
       assert.ok(bigJson.status === 400 || bigJson.status === 413, `1 MiB of JSON: ${bigJson.status}`);
+      // The event endpoint: no token, a file that is not what it claims, a name that tries to be a path, oversized uploads.
+      const eventPath = '/dms3/event?agent=porch&camera=0&event=98&kind=picture&name=..%2F..%2Fetc%2Fpasswd.jpg';
+      assert.equal((await api('POST', eventPath, Buffer.from('not a picture'), null, 'image/jpeg')).status, 401);
+      const fake = await api('POST', eventPath, Buffer.from('not a picture'), bed.token, 'image/jpeg');
+      assert.equal(fake.status, 400, fake.text);
+      assert.equal((await api('POST', eventPath, Buffer.from('#!/bin/sh'), bed.token, 'application/x-sh')).status, 415);
+      const eventUpload = '/dms3/event?agent=porch&camera=0&event=99&kind=picture&name=big.jpg';
+      assert.equal(await oversized(eventUpload, 'image/jpeg', 'declared'), 413, 'declared too large');
+      const chunked = await oversized(eventUpload, 'image/jpeg', 'chunked');
+      assert.ok(chunked === 413 || chunked === 'reset', `chunked, too large: ${chunked}`);
 
       // A flood: 60 upgrades without or with a wrong token, 30 sockets with the token sending bad frames,
       // one frame over the limit; a decision made in the middle of it must still reach every agent.
+      bed.note('flood: 60 upgrades without a valid token, 30 sockets sending bad frames, one oversized frame');
       const flood: Promise<Outcome>[] = [];
       for (let i = 0; i < 30; i++) flood.push(hostileSocket(null, () => undefined), hostileSocket(`wrong-${i}-0123456789abcdef`, () => undefined));
       const junk = ['not json', '{"v":1,"type":"hello"}', '{"v":9,"type":"hello","name":"x","health":{}}', '{"v":1,"type":"applied","seq":1}', Buffer.from([0xff, 0x00, 0x13, 0x37])];
@@ -106,8 +153,10 @@ describe('end to end: faults', () => {
 
       const auto = await override('auto');
       assert.equal((await bed.settled('stop', 60_000)).seq, auto.seq);
-      const events = agentEvents(await bed.probe(), from);
+      const probe = await bed.probe();
+      const events = agentEvents(probe, from);
       assert.deepEqual(events.filter((e) => e.event === 'disconnected' || e.event === 'connected'), [], 'no agent lost its connection');
+      assert.deepEqual(probe.filter((e) => e.topic === 'event' && e.at >= from), [], 'no refused upload reached the flow');
       assert.ok(!bed.red.log.includes(bed.token), 'the token never appears in the Node-RED log');
     });
   });
@@ -166,59 +215,116 @@ describe('end to end: faults', () => {
     });
   });
 
+  it('the SMTP server is down for a while: the mail of an event in that time arrives once it is back', async (t) => {
+    await scenario(t, async () => {
+      assert.equal((await bed.state()).state, 'start');
+      await bed.smtp.stop();
+      const down = bed.note('SMTP server stopped');
+      const mails = bed.smtp.mails.length;
+      const moved = await bed.move('porch', MOVE_MS);
+      const events = await until(async () => {
+        const e = (await bed.probe()).filter((x) => x.topic === 'event' && x.at >= moved);
+        return e.length > 0 && e;
+      }, 30_000, 'the event in the flow');
+      await new Promise((r) => setTimeout(r, (TIMING.mailMaxWait + 4) * 1000)); // gathered, and the first tries failed
+      assert.equal(bed.smtp.mails.length, mails);
+      await bed.smtp.start();
+      const up = bed.note(`SMTP server back after ${((Date.now() - down) / 1000).toFixed(1)} s`);
+      const mail = (await bed.smtp.waitForMails(mails + 1, 60_000))[mails];
+      console.log(`SMTP back → mail accepted ${((mail.at - up) / 1000).toFixed(2)} s later (first retry ${TIMING.mailRetryFirst} s, doubling)`);
+      assert.match(mail.parsed.subject ?? '', /^DMS3 porch-pi: motion on camera 0/);
+      assert.ok(mail.parsed.text?.includes(`Event:             ${events[0].payload.eventId}`), mail.parsed.text);
+      await new Promise((r) => setTimeout(r, 5000));
+      assert.equal(bed.smtp.mails.length, mails + 1, 'exactly once');
+    });
+  });
+
   it("a Pi's cable is cut for longer than the server-lost time: it applies its action, and converges when the link returns", async (t) => {
     await scenario(t, async () => {
-      const auto = await override('auto');
-      await bed.settled('stop', 60_000);
+      const armed = await bed.settled('start', 30_000);
       const garage = PIS.find((p) => p.name === 'garage')!;
-      assert.equal(garage.serverLost.action, 'start', 'the garage arms when it loses the hub');
+      assert.equal(garage.serverLost.action, 'stop', 'the garage disarms when it loses the hub');
       const cut = bed.note("garage's cable cut");
       bed.lan.link('garage', false);
       await until(async () => agentEvents(await bed.probe(), cut, 'garage').some((e) => e.event === 'disconnected'), 30_000, 'the hub drops the garage');
       const lost = await until(() => bed.agentLines('garage').find((l) => l.at >= cut && l.text.startsWith('WARN server lost')), 90_000, 'server lost on the garage');
-      await until(() => existsSync(bed.flagFile('garage')), 10_000, 'garage armed by its server-lost action');
-      const armed = bed.appliedAt('garage', 'start', cut)!;
-      console.log(`cable cut → server-lost action ${((lost.at - cut) / 1000).toFixed(1)} s (watchdog + server_lost.after ${garage.serverLost.after} s), armed ${((armed - cut) / 1000).toFixed(1)} s`);
+      await until(() => !existsSync(bed.flagFile('garage')), 10_000, 'garage disarmed by its server-lost action');
+      const acted = bed.appliedAt('garage', 'stop', cut)!;
+      console.log(`cable cut → server-lost action ${((lost.at - cut) / 1000).toFixed(1)} s (the agent's 30 s watchdog + server_lost.after ${garage.serverLost.after} s), applied ${((acted - cut) / 1000).toFixed(1)} s`);
 
       const restored = bed.note("garage's cable back");
       bed.lan.link('garage', true);
-      const s = await bed.settled('stop', 60_000);
-      assert.equal(s.seq, auto.seq);
-      assert.equal(existsSync(bed.flagFile('garage')), false);
-      const back = bed.appliedAt('garage', 'stop', restored)!;
-      console.log(`cable back → garage disarmed ${((back - restored) / 1000).toFixed(2)} s`);
+      const s = await bed.settled('start', 60_000);
+      assert.equal(s.seq, armed.seq, 'the same decision as before the cut');
+      assert.ok(existsSync(bed.flagFile('garage')));
+      const back = bed.appliedAt('garage', 'start', restored)!;
+      console.log(`cable back → garage armed again ${((back - restored) / 1000).toFixed(2)} s`);
       const notice = await until(async () => agentEvents(await bed.probe(), restored, 'garage').find((e) => e.event === 'server-lost'), 20_000, 'server-lost notice in the flow');
-      assert.match(notice.detail, /applied server_lost.action "start"/);
+      assert.match(notice.detail, /applied server_lost.action "stop"/);
     });
   });
 
-  it('Node-RED killed and restarted: agents reconnect and converge, the decision is kept', async (t) => {
+  it('Node-RED killed and restarted while armed: agents reconnect and converge, the decision is kept', async (t) => {
     await scenario(t, async () => {
-      const before = await bed.settled('stop', 30_000);
+      const before = await bed.settled('start', 30_000);
+      assert.equal(before.reason, 'override');
       await new Promise((r) => setTimeout(r, 1500)); // the context store flushes every second
       await bed.red.stop('SIGKILL');
       const killed = bed.note('node-red killed (SIGKILL)');
       await until(() => NAMES.every((n) => bed.agentLines(n).some((l) => l.at >= killed && /hub/.test(l.text) && /^WARN/.test(l.text))), 20_000, 'every agent noticed');
-      // Down for longer than the garage's server-lost time: it arms on its own and must come back.
-      await until(() => existsSync(bed.flagFile('garage')), 20_000, 'the garage applied its server-lost action');
+      // Down for longer than the garage's server-lost time: it disarms on its own and must come back.
+      await until(() => !existsSync(bed.flagFile('garage')), 20_000, 'the garage applied its server-lost action');
+      // Movement while the hub is away: the hook keeps the pictures in the porch's spool.
+      await bed.move('porch', MOVE_MS);
+      const spooled = await until(() => {
+        const files = existsSync(bed.spoolDir('porch')) ? readdirSync(bed.spoolDir('porch')).filter((f) => f.endsWith('.json')) : [];
+        return files.length > 0 && files;
+      }, 20_000, 'pictures spooled on the porch');
+      bed.note(`${spooled.length} pictures in the porch's spool`);
+
       await bed.red.start();
       const back = bed.note('node-red running again');
-      // At once: the decision kept in the state node's context (its reason says presence is not known yet).
-      const kept = await bed.settled('stop', 60_000);
-      assert.ok(kept.seq > before.seq);
+      const s = await bed.settled('start', 60_000);
+      assert.deepEqual([s.state, s.reason, s.override], [before.state, before.reason, before.override], 'the decision survived the restart');
+      assert.ok(s.seq > before.seq);
       const each: Record<string, number> = {};
       for (const n of NAMES) {
         const connected = bed.agentLines(n).find((l) => l.at >= back - 5000 && l.text.startsWith('connected to the hub'))!;
-        const applied = bed.agentLines(n).find((l) => l.at >= connected.at && l.text.startsWith(`hub: stop`))!;
-        each[n] = Math.round(applied.at - back) / 1000;
+        const told = bed.agentLines(n).find((l) => l.at >= connected.at && l.text.startsWith('hub: start'))!;
+        each[n] = Math.round(told.at - back) / 1000;
       }
-      console.log(`node-red back → every agent has the decision: ${Math.max(...Object.values(each)).toFixed(2)} s; each: ${JSON.stringify(each)} (reconnect backoff capped at ${TIMING.reconnectMaxBackoff} s)`);
-      // Then presence speaks again and confirms it.
-      const confirmed = await until(async () => (await bed.state()).reason === before.reason && (await bed.state()), 60_000, 'presence after the restart');
-      assert.equal((await bed.settled('stop', 30_000)).seq, confirmed.seq);
+      const garageArmed = bed.appliedAt('garage', 'start', back)!;
+      console.log(
+        `node-red back → every agent has the decision: ${Math.max(...Object.values(each)).toFixed(2)} s; each: ${JSON.stringify(each)}; the garage armed again ${((garageArmed - back) / 1000).toFixed(2)} s (reconnect backoff capped at ${TIMING.reconnectMaxBackoff} s)`,
+      );
       const states = (await bed.probe()).filter((e) => e.topic === 'state');
-      assert.equal(states[0].payload.state, 'stop', `the first decision after the restart is the kept one: ${JSON.stringify(states[0].payload)}`);
-      assert.equal(existsSync(bed.flagFile('garage')), false);
+      assert.deepEqual([states[0].payload.state, states[0].payload.reason], ['start', 'override'], 'the first decision after the restart is the kept one');
+      assert.ok(existsSync(bed.flagFile('garage')));
+    });
+  });
+
+  it(
+    'events posted while Node-RED was down arrive afterwards, exactly once',
+    { todo: 'waits on `dms3-agent run` delivering the spool (agent/spool.ts deliverSpool is not called by the agent yet)' },
+    async (t) => {
+      await scenario(t, async () => {
+        const mails = bed.smtp.mails.length;
+        const events = await until(async () => {
+          const e = (await bed.probe()).filter((x) => x.topic === 'event' && x.payload.agent === 'porch');
+          return e.length > 0 && e;
+        }, 30_000, 'the spooled pictures in the flow');
+        assert.equal(new Set(events.map((e) => e.payload.file.name)).size, events.length, 'each picture once');
+        await until(() => bed.smtp.mails.length > mails, 30_000, 'their mail');
+        await until(() => readdirSync(bed.spoolDir('porch')).length === 0, 30_000, 'the spool emptied');
+      });
+    },
+  );
+
+  it('back to automatic: every agent follows presence again', async (t) => {
+    await scenario(t, async () => {
+      const auto = await override('auto');
+      assert.deepEqual([auto.state, auto.reason], ['stop', 'someone-home']);
+      assert.equal((await bed.settled('stop', 60_000)).seq, auto.seq);
     });
   });
 });
