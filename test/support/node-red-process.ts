@@ -64,9 +64,8 @@ export class NodeRed {
       const timer = setTimeout(() => reject(new Error(`node-red did not start within ${timeoutMs} ms:\n${this.log.slice(-3000)}`)), timeoutMs);
       const onData = (chunk: Buffer) => {
         this.log += chunk.toString();
-        // Resolve once the HTTP server listens and the flows (if any) have started.
-        const since = this.log.lastIndexOf('Server now running');
-        if (since >= 0 && this.log.indexOf('Started flows', since) > 0) {
+        // Resolve once the HTTP server listens and the flows have started (Node-RED 5 may log these in either order).
+        if (this.log.includes('Server now running') && this.log.includes('Started flows')) {
           clearTimeout(timer);
           resolve();
         }
