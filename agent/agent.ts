@@ -6,13 +6,16 @@ import { ServerLost } from '../lib/server-lost';
 import { AudioCue } from './audio';
 import type { AgentConfig } from './config';
 import { MediaCounter, systemHealth } from './health';
+import { hubBase } from './hook-config';
 import type { Logger } from './log';
 import { createController } from './motion';
+import { deliverSpool } from './spool';
 import { contradicts, MotionError, type MotionController } from './motion/controller';
 import type { Transport } from './transport/transport';
 
 /** Notices kept while the hub is away (the oldest are dropped beyond this). */
 const MAX_PENDING_NOTICES = 20;
+const SPOOL_INTERVAL_MS = 60_000;
 
 type Cause = 'hub' | 'server-lost' | 'drift';
 
@@ -40,6 +43,7 @@ export class Agent {
   private lostTimer: NodeJS.Timeout | null = null;
   private reportTimer: NodeJS.Timeout | null = null;
   private reporting = false;
+  private spoolTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly controller: MotionController;
   private readonly audio: AudioCue;
@@ -68,12 +72,14 @@ export class Agent {
     await media.refresh();
     transport.connect();
     this.reportTimer = setInterval(() => void this.report(), config.reportInterval * 1000);
+    this.spoolTimer = setInterval(() => void this.deliverSpool(), SPOOL_INTERVAL_MS);
     this.armLostTimer();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reportTimer) clearInterval(this.reportTimer);
+    if (this.spoolTimer) clearInterval(this.spoolTimer);
     if (this.lostTimer) clearTimeout(this.lostTimer);
     // Both at once: the connection closes while Motion takes its ~5 s to exit.
     await Promise.all([this.parts.transport.close(), this.draining?.then(() => this.controller.close()) ?? this.controller.close()]);
@@ -100,6 +106,7 @@ export class Agent {
     if (this.lostTimer) clearTimeout(this.lostTimer);
     this.lostTimer = null;
     const lostText = this.serverLost.connected(Date.now());
+    void this.deliverSpool();
     this.send({ v: 1, type: 'hello', name: this.parts.config.name, health: this.health() });
     this.lastHealth = this.healthKey();
     if (lostText) this.notice('server-lost', lostText);
@@ -116,6 +123,21 @@ export class Agent {
   private onState(msg: StateMessage): void {
     this.parts.log.info(`hub: ${msg.state} (${REASON_TEXT[msg.reason]}, seq ${msg.seq}, since ${msg.since})`);
     this.request({ state: msg.state, seq: msg.seq, cause: 'hub' });
+  }
+
+  /** Events the hook spooled while the hub was away: delivered oldest first on each connection, then every minute. */
+  private async deliverSpool(): Promise<void> {
+    const { config, log } = this.parts;
+    if (this.stopped || !config.token) return;
+    let r;
+    try {
+      r = await deliverSpool({ base: hubBase(config.server), name: config.name, token: config.token, spool: config.spool }, (line) => log.info(line));
+    } catch (err) {
+      log.error(`spool ${config.spool.dir}: ${(err as Error).message}`);
+      return;
+    }
+    if (r.delivered || r.dropped) log.info(`spool: ${r.delivered} event(s) delivered, ${r.dropped} dropped, ${r.remaining} waiting`);
+    if (r.error) log.warn(`spool: delivery paused (${r.error}); ${r.remaining} event(s) waiting`);
   }
 
   private armLostTimer(): void {

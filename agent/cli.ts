@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // dms3-agent: the Raspberry Pi side of DMS3. Each subcommand lives in agent/commands/<name>.ts.
 import { agentVersion } from './health';
-import checkConfig from './commands/check-config';
-import run from './commands/run';
 import { UsageError, type Command } from './commands/options';
 
-const COMMANDS: Record<string, Command> = { run, 'check-config': checkConfig };
+// Loaded on demand: `hook` runs for every picture Motion saves and must not pay for the daemon's modules.
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
+  run: { summary: 'connect to the hub and control Motion (the daemon)', load: () => import('./commands/run') },
+  'check-config': { summary: 'validate the configuration file and exit (non-zero, naming each bad key and line)', load: () => import('./commands/check-config') },
+  hook: { summary: "post a picture or movie to the hub (run by Motion's on_picture_save / on_movie_end)", load: () => import('./commands/hook') },
+};
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 3;
@@ -35,11 +38,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return first === undefined ? 2 : 0;
   }
-  const command = COMMANDS[first];
-  if (!command) {
+  const entry = COMMANDS[first];
+  if (!entry) {
     console.error(`dms3-agent: unknown command ${JSON.stringify(first)}\n\n${usage()}`);
     return 2;
   }
+  const command = (await entry.load()).default;
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(`Usage: dms3-agent ${first} ${command.usage}\n\n${command.summary}`);
     return 0;

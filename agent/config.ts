@@ -2,11 +2,12 @@
 // and the token from DMS3_TOKEN (which overrides `token` and `token_file`).
 import Ajv, { type ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { ServerLostAction } from '../lib/server-lost';
 import { splitArgs } from './argv';
+import { DEFAULT_SPOOL_DIR, type SpoolOptions } from './hook-config';
 import type { Level } from './log';
+import { defaultName } from './name';
 
 export type MotionConfig =
   | { mode: 'process'; command: string[]; stopTimeout: number }
@@ -26,6 +27,7 @@ export interface AgentConfig {
   pollInterval: number; // seconds
   reconnectMaxBackoff: number; // seconds
   serverLost: { after: number; action: ServerLostAction };
+  spool: SpoolOptions; // where `dms3-agent hook` keeps events while the hub is away
 }
 
 const seconds = (min: number, max: number) => ({ type: 'number', minimum: min, maximum: max, description: `a number of seconds from ${min} to ${max}` });
@@ -108,6 +110,15 @@ export const CONFIG_SCHEMA = {
       properties: {
         after: seconds(1, 86400),
         action: { type: 'string', enum: ['keep', 'start', 'stop'] },
+      },
+    },
+    spool: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dir: nonEmpty('a directory path'),
+        max_mb: { type: 'number', exclusiveMinimum: 0, description: 'a size in megabytes above 0' },
+        max_files: { type: 'integer', minimum: 1, description: 'a whole number of events, at least 1' },
       },
     },
   },
@@ -216,6 +227,7 @@ function resolve(raw: Raw, file: string, env: NodeJS.ProcessEnv, where: Locator)
   const audio = (raw.audio ?? {}) as Record<string, string | undefined>;
   const log = (raw.log ?? {}) as { level?: Level; file?: string };
   const lost = (raw.server_lost ?? {}) as { after?: number; action?: ServerLostAction };
+  const spool = (raw.spool ?? {}) as { dir?: string; max_mb?: number; max_files?: number };
   return {
     server: raw.server,
     transport: /^wss?:/i.test(raw.server) ? 'websocket' : 'polling',
@@ -229,16 +241,12 @@ function resolve(raw: Raw, file: string, env: NodeJS.ProcessEnv, where: Locator)
     pollInterval: num(raw.poll_interval, 5),
     reconnectMaxBackoff: num(raw.reconnect_max_backoff, 30),
     serverLost: { after: lost.after ?? 60, action: lost.action ?? 'keep' },
+    spool: { dir: spool.dir ?? DEFAULT_SPOOL_DIR, maxBytes: Math.round((spool.max_mb ?? 200) * 1024 * 1024), maxFiles: spool.max_files ?? 1000 },
   };
 }
 
 function num(value: unknown, fallback: number): number {
   return typeof value === 'number' ? value : fallback;
-}
-
-/** The host name, cut to what a protocol name allows (the first label, 64 characters). */
-function defaultName(): string {
-  return (hostname().split('.')[0].replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'agent').slice(0, 64);
 }
 
 /** Finds line numbers of keys and values in the parsed document. */

@@ -1,8 +1,10 @@
 // The part of the agent's YAML config that the hook and the spool need. Kept minimal and in one place:
-// the agent's schema-validated loader replaces `loadHookConfig` once the hook is part of its CLI.
+// the hook runs for every saved picture, so it reads the few keys it needs without the daemon's
+// schema validator (`dms3-agent check-config` validates the whole file, these keys included).
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { FieldError } from '../lib/errors';
+import { defaultName } from './name';
 
 export const DEFAULT_CONFIG = '/etc/dms3/agent.yaml';
 export const DEFAULT_SPOOL_DIR = '/var/lib/dms3/spool';
@@ -67,7 +69,7 @@ export function loadHookConfig(path: string, env: NodeJS.ProcessEnv): HookConfig
   if (!token) throw new FieldError('token', null, `missing: set token or token_file in ${path}, or DMS3_TOKEN`);
   return {
     base: hubBase(text('server', c.server)),
-    name: text('name', c.name),
+    name: c.name === undefined ? defaultName() : text('name', c.name),
     token,
     spool: {
       dir: spool.dir === undefined ? DEFAULT_SPOOL_DIR : text('spool.dir', spool.dir),

@@ -1,5 +1,5 @@
 // Benchmark of motion events in a real Node-RED (embedded) with the hub and a dms3-event node:
-// 1. the hook command's own run time, process start to exit (a real `node dist/agent/hook-main.js`
+// 1. the hook command's own run time, process start to exit (a real `node dist/agent/cli.js hook`
 //    process per run, as Motion starts it), hub on loopback; and, for comparison, a bare `node -e 0`
 //    and the hook when the hub is down (the spool path);
 // 2. sustained events per second through the endpoint: uploads of a 30 KB JPEG at a fixed concurrency,
@@ -16,7 +16,7 @@ import { startNodeRed } from '../test/support/node-red-embedded';
 import { freePort } from '../test/support/node-red-process';
 
 const TOKEN = 'bench-token-0123456789abcdef';
-const HOOK = join(__dirname, '..', 'agent', 'hook-main.js');
+const HOOK = join(__dirname, '..', 'agent', 'cli.js');
 const CONCURRENCY = 8;
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     };
     const up = config(Number(new URL(nr.url).port));
     const down = config(await freePort());
-    const hookArgs = (cfg: string, i: number) => [HOOK, 'picture', '--config', cfg, '--file', picture, '--pixels', '5000', '--camera', '1', '--event', String(i)];
+    const hookArgs = (cfg: string, i: number) => [HOOK, 'hook', 'picture', '--config', cfg, '--file', picture, '--pixels', '5000', '--camera', '1', '--event', String(i)];
 
     for (let i = 0; i < 3; i++) await timed(hookArgs(up, 1000 + i)); // warm the disk cache
     const bare: number[] = [];

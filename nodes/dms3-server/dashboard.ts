@@ -90,6 +90,7 @@ export class Dashboard {
   private timer: NodeJS.Timeout | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
   private counts = '';
+  private settling: NodeJS.Immediate | null = null;
 
   constructor(private readonly s: DashboardSetup) {}
 
@@ -131,6 +132,7 @@ export class Dashboard {
   stop(): void {
     for (const remove of this.removers.splice(0)) remove();
     if (this.timer) clearTimeout(this.timer);
+    if (this.settling) clearImmediate(this.settling);
     if (this.keepAlive) clearInterval(this.keepAlive);
     for (const v of this.viewers) v.end();
     this.viewers.clear();
@@ -285,12 +287,17 @@ export class Dashboard {
   private readonly onAgent = (change: AgentChange): void => {
     if (change.event === 'removed') this.update(change.agent.name, null);
     else this.update(change.agent.name, change.agent);
-    const counts = JSON.stringify(this.s.hub.registry.counts());
-    if (counts !== this.counts) {
-      this.counts = counts;
-      this.onServer();
-    }
-    this.schedule();
+    // Counting agents and finding the next health change are O(agents): once per burst of reports.
+    if (this.settling) return;
+    this.settling = setImmediate(() => {
+      this.settling = null;
+      const counts = JSON.stringify(this.s.hub.registry.counts());
+      if (counts !== this.counts) {
+        this.counts = counts;
+        this.onServer();
+      }
+      this.schedule();
+    });
   };
 
   /** Sends what changed for one agent (null: it is gone) and the new card order if it changed. */
@@ -301,9 +308,15 @@ export class Dashboard {
     else this.levels.delete(name);
     const shownBefore = before !== undefined && isShown(before, this.s.options.onMissing);
     const shown = card !== null && isShown(card.health, this.s.options.onMissing);
-    const order = this.computeOrder();
-    const orderChanged = order.join('\n') !== this.order.join('\n');
-    this.order = order;
+    // The order depends only on which agents are shown (names do not change), so an ordinary report
+    // costs O(1) here: with 1000 agents, each decision brings 1000 reports.
+    let orderChanged = false;
+    if (shown !== shownBefore) {
+      const order = this.computeOrder();
+      orderChanged = order.join('\n') !== this.order.join('\n');
+      this.order = order;
+    }
+    const order = this.order;
     const at = new Date(now).toISOString();
     if (card && shown) this.broadcast('card', orderChanged ? { now: at, card, order } : { now: at, card });
     else if (shownBefore) this.broadcast('remove', { now: at, id: agentId(name), order });

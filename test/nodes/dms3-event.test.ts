@@ -20,7 +20,7 @@ import { collect, delay, helper, waitFor } from '../support/red';
 const HUB = 'hub-token-for-tests-0123456789';
 const KITCHEN = 'kitchen-token-0123456789abcdef';
 const NODES = [captureHttpNode, serverNode, eventNode];
-const HOOK = join(__dirname, '..', '..', 'agent', 'hook-main.js');
+const HOOK = join(__dirname, '..', '..', 'agent', 'cli.js');
 const LIMIT_MB = 1;
 
 const hubDef = { id: 'hub', type: 'dms3-server', name: '', base: '/dms3', heartbeat: 10, eventLimit: LIMIT_MB };
@@ -52,7 +52,7 @@ function agentConfig(url = helper.url(), token = KITCHEN): string {
 /** Runs the hook as Motion would: a separate process. Never spawnSync: Node-RED runs in this process. */
 function hook(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [HOOK, ...args], { timeout: 30_000, env: { PATH: process.env.PATH } }, (err, _stdout, stderr) => {
+    execFile(process.execPath, [HOOK, 'hook', ...args], { timeout: 30_000, env: { PATH: process.env.PATH } }, (err, _stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stderr });
     });
   });

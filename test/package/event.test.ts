@@ -6,13 +6,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadHookConfig } from '../../agent/hook-config';
-import { deliverSpool, spooled } from '../../agent/spool';
+import { spooled } from '../../agent/spool';
+import { startAgent } from '../support/agent-process';
 import { makeJpeg } from '../support/images';
 import { NodeRed } from '../support/node-red-process';
 
 const root = join(__dirname, '..', '..', '..');
-const HOOK = join(root, 'dist', 'agent', 'hook-main.js');
+const HOOK = join(root, 'dist', 'agent', 'cli.js');
 const TOKEN = 'package-event-token-0123456789';
 
 const flow = [
@@ -35,7 +35,7 @@ const flow = [
 /** The hook as Motion runs it: its own process, with only the environment given. */
 function hook(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [HOOK, ...args], { timeout: 30_000, env: { PATH: process.env.PATH, ...env } }, (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stderr }));
+    execFile(process.execPath, [HOOK, 'hook', ...args], { timeout: 30_000, env: { PATH: process.env.PATH, ...env } }, (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stderr }));
   });
 }
 
@@ -58,9 +58,9 @@ describe('motion events in a real node-red, across a restart', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('does not count a retried upload twice after a restart, and delivers what was spooled while it was down', async () => {
+  it('does not count a retried upload twice after a restart, and the agent delivers what was spooled while it was down', async () => {
     const cfg = join(work, 'agent.yaml');
-    writeFileSync(cfg, `server: ws://127.0.0.1:${red.port}/dms3/agent\nname: porch\nspool:\n  dir: ${join(work, 'spool')}\n`);
+    writeFileSync(cfg, `server: ws://127.0.0.1:${red.port}/dms3/agent\nname: porch\nmotion:\n  mode: command\n  start: "true"\n  stop: "true"\nspool:\n  dir: ${join(work, 'spool')}\n`);
     const env = { DMS3_TOKEN: TOKEN };
     const first = join(work, '01.jpg');
     writeFileSync(first, makeJpeg(320, 240));
@@ -83,8 +83,14 @@ describe('motion events in a real node-red, across a restart', () => {
     await red.start();
     // The same upload again (as after a lost answer): known from before the restart.
     assert.deepEqual(await run(first, '1'), { code: 0, stderr: '' });
-    const delivered = await deliverSpool(loadHookConfig(cfg, env), () => {});
-    assert.deepEqual(delivered, { delivered: 1, dropped: 0, remaining: 0, error: null });
+    // The running agent delivers the spool as soon as it is connected.
+    const agent = startAgent(['run', '--config', cfg], env);
+    try {
+      await agent.waitForOutput(/spool: 1 event\(s\) delivered, 0 dropped, 0 waiting/, 30_000);
+    } finally {
+      await agent.stop();
+    }
+    assert.equal((await spooled(join(work, 'spool'))).length, 0);
     const seen = await events();
     assert.deepEqual(seen, [
       ['porch', '1', '01.jpg', readFileSync(first).length, 10],

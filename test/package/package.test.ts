@@ -99,6 +99,30 @@ describe(`package installed into a real node-red${redDir ? ` (${redDir})` : ''}`
     for (const asset of ['app.js', 'style.css', 'icon.svg']) assert.equal((await red.request('GET', `/dms3/assets/${asset}`)).status, 200, asset);
   });
 
+  it('offers examples that together use every node type, and each deploys', async () => {
+    const files = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.json')).sort();
+    const examples = files.map((f) => JSON.parse(readFileSync(join(root, 'examples', f), 'utf8')) as any[]);
+    const used = new Set(examples.flat().map((n) => n.type));
+    assert.deepEqual(types.filter((t) => !used.has(t)), [], 'node types that no example shows');
+    for (const [i, example] of examples.entries()) {
+      // Keep the test off real networks: no real interface to scan, no Home Assistant to dial.
+      const nodes = example.map((n) => ({
+        ...n,
+        ...(n.type === 'dms3-presence-scan' ? { iface: 'dms3-none0' } : {}),
+        ...(n.type === 'dms3-ha-server' ? { url: 'http://127.0.0.1:9', credentials: { token: 'example-test-token' } } : {}),
+        ...(n.type === 'dms3-smtp' ? { host: '127.0.0.1', port: 9 } : {}),
+        ...(n.wires !== undefined ? { z: `extab${i}` } : {}),
+      }));
+      const mark = red.log.length;
+      await red.deploy([{ id: `extab${i}`, type: 'tab', label: files[i] }, ...nodes]);
+      const errors = red.log
+        .slice(mark)
+        .split('\n')
+        .filter((l) => l.includes('[error]') && !l.includes('dms3-none0') && !l.includes('127.0.0.1:9'));
+      assert.deepEqual(errors, [], `${files[i]}`);
+    }
+  });
+
   it('keeps the surveillance decision across a restart (node context)', async () => {
     const flow = [
       { id: 'ptab', type: 'tab', label: 'persistence' },

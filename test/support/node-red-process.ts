@@ -92,8 +92,7 @@ export class NodeRed {
       const timer = setTimeout(() => reject(new Error(`node-red did not start within ${timeoutMs} ms:\n${this.log.slice(-3000)}`)), timeoutMs);
       const onData = (chunk: Buffer) => {
         this.log += chunk.toString();
-        // Resolve once the HTTP server listens and the flows have started (in either order: without a
-        // flow file Node-RED starts its empty flows before it listens).
+        // Resolve once the HTTP server listens and the flows have started (Node-RED 5 may log these in either order).
         if (this.log.includes('Server now running') && this.log.includes('Started flows')) {
           clearTimeout(timer);
           resolve();

@@ -1,21 +1,28 @@
 // The dashboard in a real browser (Debian's Chromium, headless) against a real Node-RED with the hub and
-// three agents as separate processes speaking the real protocol over WebSockets. Nothing but 127.0.0.1
-// is reachable from the page.
+// three real agents (`dms3-agent run` processes: two run a stand-in Motion process, one runs shell
+// commands). Nothing but 127.0.0.1 is reachable from the page or the agents.
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { AgentProcess } from '../support/protocol-agent-process';
+import { startAgent, tempDir, until, type AgentRun } from '../support/agent-process';
 import { launchChromium, localPage, signIn } from '../support/browser';
 import { startNodeRed, type NodeRed } from '../support/node-red-embedded';
+import { agentSetup, type AgentSetup, type ApiAgent } from '../support/real-hub';
 import { requireSystem } from '../support/system';
 
 const TOKEN = 'system-test-hub-token-0123456789abcdef';
 const PASSWORD = 'dashboard password for tests';
 const WAIT = 30_000; // generous: a busy machine
+const EVENTS = 7; // files in each agent's media_dir
+const MODES = { kitchen: 'process', attic: 'process', garage: 'command' } as const;
+type Name = keyof typeof MODES;
 
 const flows = (hub: Record<string, unknown>) => [
   { id: 'tab', type: 'tab', label: 'DMS3' },
-  { id: 'hub', type: 'dms3-server', name: 'Home server', base: '/dms3', heartbeat: 10, title: 'Test house', access: 'password', warning: 3, danger: 6, missing: 3600, ...hub },
+  { id: 'hub', type: 'dms3-server', name: 'Home server', base: '/dms3', heartbeat: 10, title: 'Test house', access: 'password', warning: 4, danger: 8, missing: 3600, ...hub },
   // A hub saved before the dashboard existed: none of its fields (for the editor check).
   { id: 'oldhub', type: 'dms3-server', name: 'old hub', base: '/old', heartbeat: 10 },
   { id: 'state', type: 'dms3-state', z: 'tab', startup: 'start', server: 'hub', x: 400, y: 100, wires: [[]] },
@@ -46,20 +53,61 @@ async function noHorizontalScroll(page: Page): Promise<void> {
   assert.ok(scrollWidth <= clientWidth, `page is ${scrollWidth} px wide in a ${clientWidth} px viewport`);
 }
 
+/** What every real agent here reports about this machine, read the way the agent reads it. */
+function machine(): string[] {
+  const pretty = /^PRETTY_NAME=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))![1].trim().replace(/^(["'])(.*)\1$/, '$2');
+  const version = (JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  return [os.hostname(), pretty, `${os.platform()} ${os.arch()}`, `kernel ${os.release()}`, `agent ${version}`];
+}
+
 test('dashboard in Chromium against a real Node-RED with agents', { timeout: 300_000 }, async (t) => {
   if (!requireSystem(t, { commands: ['chromium'] })) return;
   let nr: NodeRed | null = null;
   let browser: Browser | null = null;
-  const agents = new Map<string, AgentProcess>();
-  const start = (name: string) => {
-    const a = new AgentProcess({ url: `${nr!.url.replace('http', 'ws')}/dms3/agent`, token: TOKEN, name, intervalMs: 500, health: { hostname: `pi-${name}` } });
-    agents.set(name, a);
-    return a;
+  const tmp = tempDir('dms3-dashboard-');
+  const setups = new Map<Name, AgentSetup>();
+  const agents = new Map<Name, AgentRun>();
+  const start = (name: Name) => {
+    const run = startAgent(['run', '--config', setups.get(name)!.config], { DMS3_TOKEN: TOKEN });
+    agents.set(name, run);
+    return run;
+  };
+  const api = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${nr!.url}/dms3/api/${path}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 200, `GET api/${path}`);
+    return (await res.json()) as T;
+  };
+  /** Waits until every running agent has applied the hub's current state (per the hub) and logged it. */
+  const agentsApplied = async (state: 'start' | 'stop') => {
+    let last = '';
+    await until(
+      async () => {
+        const hub = await api<{ state: string; seq: number }>('state');
+        const list = await api<ApiAgent[]>('agents');
+        last = JSON.stringify({ hub, agents: list.map((a) => ({ name: a.name, connected: a.connected, applied: a.applied, appliedSeq: a.appliedSeq, motion: a.motion })) });
+        return hub.state === state && [...agents.keys()].every((n) => list.some((a) => a.name === n && a.connected && a.applied === state && a.appliedSeq === hub.seq));
+      },
+      WAIT,
+      `every agent to apply ${state}`,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nlast seen: ${last}`);
+    });
+    for (const [name, run] of agents) {
+      const applied = [...run.output().matchAll(/applied (start|stop): Motion (\w+)/g)].at(-1);
+      assert.equal(applied?.[1], state, `${name} logged applying ${state}:\n${run.output()}`);
+      assert.equal(applied[2], state === 'start' ? 'running' : 'stopped', `${name}'s Motion`);
+    }
   };
   try {
     nr = await startNodeRed({ flows: flows({ sort: 'name', serverFirst: true }), credentials });
     const dashboardUrl = `${nr.url}/dms3/`;
-    for (const name of ['kitchen', 'attic', 'garage']) start(name);
+    for (const name of Object.keys(MODES) as Name[]) {
+      const media = join(tmp.dir, `media-${name}`);
+      mkdirSync(media);
+      for (let i = 0; i < EVENTS; i++) writeFileSync(join(media, `event-${i}.jpg`), '');
+      setups.set(name, agentSetup(tmp.dir, { name, server: `${nr.url.replace('http', 'ws')}/dms3/agent`, mode: MODES[name], reportInterval: 1, extra: `media_dir: ${media}` }));
+      start(name);
+    }
     browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const { page, blocked } = await localPage(context);
@@ -71,14 +119,16 @@ test('dashboard in Chromium against a real Node-RED with agents', { timeout: 300
       for (const name of ['attic', 'garage', 'kitchen']) {
         await card(page, name).and(page.locator('[data-health="ok"]')).waitFor({ timeout: WAIT });
         const text = await card(page, name).innerText();
-        for (const expected of [name, `pi-${name}`, 'Reporting', 'Raspbian GNU/Linux 12 (bookworm)', 'linux arm64', 'kernel 6.6.31+rpt-rpi-v8', 'agent 0.1.0', 'Events', '7', 'connected (WebSocket)']) {
+        for (const expected of [name, ...machine(), 'Reporting', 'connected (WebSocket)']) {
           assert.ok(text.includes(expected), `${name} card shows ${expected}:\n${text}`);
         }
+        assert.match(text, new RegExp(`Events\\s+${EVENTS}\\b`), `${name} card counts the files in its media_dir:\n${text}`);
         assert.match(text, /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d/, 'last report in ISO 8601');
       }
       const server = await page.locator('#cards > li[data-id="server"] article').innerText();
       assert.match(server, /Home server/);
       assert.match(server, /3 \(3 connected\)/);
+      await agentsApplied('start'); // dms3-state's startup state
       assert.equal(await page.title(), 'Test house');
       // Landmarks and the live region are there for screen readers.
       for (const selector of ['header', 'main', 'footer', '#announcer[aria-live="polite"]', '#banner[role="alert"]']) assert.equal(await page.locator(selector).count(), 1, selector);
@@ -94,11 +144,11 @@ test('dashboard in Chromium against a real Node-RED with agents', { timeout: 300
       assert.match(presence, /Bob's phone\s*away/);
       await page.locator('#state').getByText('Disarmed').waitFor({ timeout: WAIT });
       assert.match(await page.locator('#state').innerText(), /someone home/);
-      for (const a of agents.values()) await waitUntil(() => a.states.at(-1)?.state === 'stop', `${a.opts.name} gets "stop"`);
+      await agentsApplied('stop');
     });
 
     await t.test('a killed agent turns yellow, then red; back again it turns green without a reload', async () => {
-      await agents.get('garage')!.kill();
+      await agents.get('garage')!.stop('SIGKILL');
       const garage = card(page, 'garage');
       await garage.and(page.locator('[data-health="warning"]')).waitFor({ timeout: WAIT });
       assert.match(await garage.locator('.pill-health').innerText(), /Late/);
@@ -123,7 +173,7 @@ test('dashboard in Chromium against a real Node-RED with agents', { timeout: 300
           [label, reason, mode],
           { timeout: WAIT },
         );
-        for (const a of agents.values()) await waitUntil(() => a.states.at(-1)?.state === state, `${a.opts.name} gets "${state}"`);
+        await agentsApplied(state);
         for (const name of agents.keys()) await card(page, name).locator('.facts').getByText(label, { exact: true }).waitFor({ timeout: WAIT });
       };
       await page.click('#controls [data-mode="start"]');
@@ -176,11 +226,11 @@ test('dashboard in Chromium against a real Node-RED with agents', { timeout: 300
           if (!banner.hidden) w.bannerSeen = true;
         }).observe(banner, { attributes: true });
       });
-      await Promise.all([...agents.values()].map((a) => a.kill()));
+      await Promise.all([...agents.values()].map((a) => a.stop('SIGTERM')));
       await nr!.deploy(flows({ sort: 'arrival', serverFirst: false }), credentials);
       await page.waitForFunction(() => (window as unknown as { bannerSeen: boolean }).bannerSeen, undefined, { timeout: WAIT });
       const expected: string[] = [];
-      for (const name of ['kitchen', 'attic', 'garage']) {
+      for (const name of ['kitchen', 'attic', 'garage'] as const) {
         start(name);
         expected.push(`agent:${name}`);
         await waitForOrder(page, [...expected, 'server']);
@@ -193,15 +243,8 @@ test('dashboard in Chromium against a real Node-RED with agents', { timeout: 300
     assert.deepEqual(blocked, [], 'the page needs nothing from outside');
   } finally {
     await browser?.close();
-    await Promise.all([...agents.values()].map((a) => a.kill()));
+    await Promise.all([...agents.values()].map((a) => a.stop('SIGTERM', 10_000)));
     await nr?.stop();
+    tmp.remove();
   }
 });
-
-async function waitUntil(check: () => boolean, what: string): Promise<void> {
-  const until = Date.now() + WAIT;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -15,7 +15,7 @@ import { waitFor } from '../support/red';
 import { requireSystem } from '../support/system';
 
 const TOKEN = 'motion-event-token-0123456789';
-const HOOK = join(__dirname, '..', '..', 'agent', 'hook-main.js');
+const HOOK = join(__dirname, '..', '..', 'agent', 'cli.js');
 const STILL_S = 7; // Motion arms detection about 5 s after the camera connects
 const MOVING_S = 4;
 
@@ -78,7 +78,7 @@ describe('Motion runs the hook', () => {
     mkdirSync(target);
     const cfg = join(work, 'agent.yaml');
     writeFileSync(cfg, `server: ${nr.url.replace('http', 'ws')}/dms3/agent\nname: porch\ntoken: ${TOKEN}\nspool:\n  dir: ${join(work, 'spool')}\n`);
-    const hook = `${process.execPath} ${HOOK}`;
+    const hook = `${process.execPath} ${HOOK} hook`;
     // As in the README; camera_name is not set, so %$ is empty (and vanishes from the command line).
     const conf = [
       'daemon off',

@@ -1,20 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_MESSAGE_BYTES, parseAgentMessage, parseServerMessage, ProtocolError, type Health } from '../../lib/protocol';
+import { MAX_MESSAGE_BYTES, parseAgentMessage, parseServerMessage, ProtocolError } from '../../lib/protocol';
+import { health as testHealth } from '../support/agent';
 
-const health: Health = {
-  hostname: 'picam-alpha',
-  platform: 'linux',
-  osRelease: 'Raspbian GNU/Linux 12 (bookworm)',
-  arch: 'arm64',
-  kernel: '6.6.31+rpt-rpi-v8',
-  uptime: 1234,
-  agentVersion: '0.1.0',
-  motion: 'running',
-  events: 7,
-  applied: 'start',
-  reportInterval: 15,
-};
+const health = testHealth({ applied: 'start', reportInterval: 15 });
 
 describe('protocol', () => {
   it('accepts each agent message type', () => {
