@@ -25,8 +25,7 @@ const SERVER = `${SUBNET}.1`;
 const RED_PORT = 1880;
 const ROOT = join(__dirname, '..', '..', '..');
 const PROXY = join(__dirname, 'ns-proxy.js');
-// Motion's on_picture_save hook. Until `dms3-agent hook` is part of the agent's CLI, its own entry point.
-const HOOK = join(ROOT, 'dist', 'agent', 'hook-main.js');
+const AGENT_CLI = join(ROOT, 'dist', 'agent', 'cli.js');
 
 /** The shortened timings of the test configuration (seconds). */
 export const TIMING = {
@@ -236,10 +235,15 @@ export class Bed {
     return ['ip', 'netns', 'exec', this.lan.ns(name), 'unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', pi.hostname];
   }
 
-  motionConf(name: string): string {
+  private motionConfPath(name: string): string {
+    return join(this.dir, `motion-${name}.conf`);
+  }
+
+  /** Writes the Pi's motion.conf (and the agent.yaml its hook reads); returns its path. */
+  private motionConf(name: string): string {
     const media = join(this.dir, `media-${name}`);
     mkdirSync(media, { recursive: true });
-    const file = join(this.dir, `motion-${name}.conf`);
+    const file = this.motionConfPath(name);
     writeFileSync(
       file,
       [
@@ -255,7 +259,8 @@ export class Bed {
         'event_gap 2',
         'picture_output on',
         'movie_output off',
-        `on_picture_save ${process.execPath} ${HOOK} picture --config ${this.hookConfig(name)} --file %f --pixels %D --camera %t --event %v --noise %N --event-id %{eventid}`,
+        // As the README wires it: `dms3-agent hook` with the agent's own config (hub, name, spool).
+        `on_picture_save ${process.execPath} ${AGENT_CLI} hook picture --config ${this.agentConfig(name)} --file %f --pixels %D --camera %t --event %v --camera-name %$ --noise %N --event-id %{eventid}`,
         'webcontrol_port 8080',
         'webcontrol_localhost on',
         'webcontrol_interface 1',
@@ -264,13 +269,6 @@ export class Bed {
         '',
       ].join('\n'),
     );
-    return file;
-  }
-
-  /** What the hook reads (the hub, the agent's name, the spool); the token comes from DMS3_TOKEN. */
-  private hookConfig(name: string): string {
-    const file = join(this.dir, `hook-${name}.yaml`);
-    writeFileSync(file, `server: ws://${SERVER}:${RED_PORT}/dms3/agent\nname: ${name}\nspool:\n  dir: ${this.spoolDir(name)}\n`);
     return file;
   }
 
@@ -293,7 +291,9 @@ export class Bed {
     if (wait > 0) await delay(wait);
   }
 
-  private agentConfig(pi: Pi): string {
+  /** Writes the Pi's agent.yaml (also read by the hook Motion runs); returns its path. */
+  private agentConfig(name: string): string {
+    const pi = PIS.find((p) => p.name === name)!;
     const media = join(this.dir, `media-${pi.name}`);
     mkdirSync(media, { recursive: true });
     const flag = this.flagFile(pi.name);
@@ -301,7 +301,7 @@ export class Bed {
       pi.mode === 'webcontrol'
         ? ['  mode: webcontrol', '  url: http://127.0.0.1:8080', '  cameras: 0', '  timeout: 5']
         : pi.mode === 'process'
-          ? ['  mode: process', `  command: [motion, -n, -c, ${this.motionConf(pi.name)}]`, '  stop_timeout: 15']
+          ? ['  mode: process', `  command: [motion, -n, -c, ${this.motionConfPath(pi.name)}]`, '  stop_timeout: 15']
           : ['  mode: command', `  start: touch ${flag}`, `  stop: rm -f ${flag}`, `  status: test -e ${flag}`, '  timeout: 10'];
     const file = join(this.dir, `agent-${pi.name}.yaml`);
     writeFileSync(
@@ -312,6 +312,8 @@ export class Bed {
         'motion:',
         ...motion,
         `media_dir: ${media}`,
+        'spool:',
+        `  dir: ${this.spoolDir(pi.name)}`,
         `report_interval: ${TIMING.reportInterval}`,
         `reconnect_max_backoff: ${TIMING.reconnectMaxBackoff}`,
         'server_lost:',
@@ -328,8 +330,8 @@ export class Bed {
   }
 
   startAgent(name: string): AgentRun {
-    const pi = PIS.find((p) => p.name === name)!;
-    const run = startAgent(['run', '--config', this.agentConfig(pi)], { DMS3_TOKEN: this.token }, this.piPrefix(name));
+    if (PIS.find((p) => p.name === name)!.mode === 'process') this.motionConf(name); // the agent runs this Motion
+    const run = startAgent(['run', '--config', this.agentConfig(name)], { DMS3_TOKEN: this.token }, this.piPrefix(name));
     this.runs.set(name, [...(this.runs.get(name) ?? []), run]);
     return run;
   }
