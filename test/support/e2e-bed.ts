@@ -8,10 +8,10 @@
 // Unix sockets (ns-proxy), and offers the cameras and the SMTP server to the LAN the same way.
 // Time-dependent settings are shortened here (TIMING), never in the product's defaults.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startAgent, type AgentRun } from './agent-process';
+import { alive, makeToken, startAgent, type AgentRun } from './agent-process';
 import { CHROMIUM_ARGS, localPage } from './browser';
 import { e2eFlow, type FlowNode, type FlowSettings } from './e2e-flow';
 import { startMjpegCamera, type MjpegCamera } from './mjpeg-camera';
@@ -80,8 +80,33 @@ function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+// One bed at a time on a machine: the namespaces have fixed names. A second run (another test file, the
+// benchmark, a CI run from another checkout) waits for the lock; a lock whose process is gone is stale.
+const LOCK = `/tmp/${PREFIX}-bed.lock`;
+
+async function lock(ms = 20 * 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      writeFileSync(LOCK, String(process.pid), { flag: 'wx' });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = Number(readFileSync(LOCK, 'utf8').trim());
+    const unreadable = !owner && Date.now() - statSync(LOCK).mtimeMs > 5000; // its writer died at once
+    if ((owner && !alive(owner)) || unreadable) rmSync(LOCK, { force: true });
+    else if (Date.now() > end) throw new Error(`another end-to-end bed (pid ${owner}) has held ${LOCK} for ${ms / 60_000} minutes`);
+    else await delay(1000);
+  }
+}
+
+function unlock(): void {
+  if (existsSync(LOCK) && readFileSync(LOCK, 'utf8').trim() === String(process.pid)) rmSync(LOCK, { force: true });
+}
+
 /** Kill what an interrupted earlier run left in our namespaces, then remove them and its work dirs. */
-export function cleanLeftovers(): void {
+function cleanLeftovers(): void {
   for (const line of sh('ip', ['netns', 'list']).split('\n')) {
     const ns = line.split(' ')[0];
     if (!ns.startsWith(`${PREFIX}-`)) continue;
@@ -101,7 +126,7 @@ function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls every 100 ms; fails after `ms` with `what` (and `detail()` for the diagnosis). */
+/** Polls every 100 ms (a check that throws counts as "not yet"); fails after `ms` with `what` and `detail()`. */
 export async function until<T>(check: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms: number, what: string, detail: () => string = () => ''): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -112,7 +137,7 @@ export async function until<T>(check: () => T | undefined | null | false | Promi
       v = undefined;
     }
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${detail ? `\n${detail()}` : ''}`);
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${detail()}`.trimEnd());
     await delay(100);
   }
 }
@@ -138,12 +163,12 @@ class Proc {
 }
 
 export class Bed {
-  readonly token = `dms3tok-e2e-${Math.random().toString(16).slice(2)}${Math.random().toString(16).slice(2)}`;
+  readonly token = makeToken();
   readonly lan = new Lan(PREFIX, SUBNET);
   readonly dir: string;
   readonly red: NodeRed;
   readonly smtp: TestSmtp;
-  cameras = new Map<string, MjpegCamera>();
+  readonly cameras = new Map<string, MjpegCamera>();
   /** Every run of each agent, oldest first (restarts add runs). */
   readonly runs = new Map<string, AgentRun[]>();
   readonly motion = new Map<string, Proc>(); // Motion daemons the bed runs itself (webcontrol mode)
@@ -174,6 +199,7 @@ export class Bed {
 
   /** Builds and starts everything; waits until every agent applied the decision of a full house. */
   static async start(): Promise<Bed> {
+    await lock();
     cleanLeftovers();
     const bed = new Bed();
     try {
@@ -201,7 +227,7 @@ export class Bed {
     ]);
     for (const pi of PIS.filter((p) => p.mode === 'webcontrol')) await this.startMotion(pi.name);
 
-    await this.prepareUserDir();
+    this.prepareUserDir();
     await this.red.start();
     this.flow = e2eFlow(this.flowSettings());
     await this.red.deploy(this.flow);
@@ -340,7 +366,7 @@ export class Bed {
     return this.runs.get(name)!.at(-1)!;
   }
 
-  private async prepareUserDir(): Promise<void> {
+  private prepareUserDir(): void {
     const userDir = join(this.dir, 'red');
     mkdirSync(join(userDir, 'node_modules'), { recursive: true });
     symlinkSync(ROOT, join(userDir, 'node_modules', 'node-red-contrib-dms3'), 'dir');
@@ -573,5 +599,6 @@ export class Bed {
     for (const c of this.cameras.values()) await c.close();
     await this.smtp.stop();
     if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+    unlock();
   }
 }

@@ -125,7 +125,8 @@ describe('end to end: faults', () => {
       assert.ok(['413', 'reset'].includes(String(await oversized('/dms3/api/report', 'application/octet-stream', 'chunked'))));
       const bigJson = await api('POST', '/dms3/api/report', Buffer.alloc(1024 * 1024, 0x7b), bed.token);
       assert.ok(bigJson.status === 400 || bigJson.status === 413, `1 MiB of JSON: ${bigJson.status}`);
-      // The event endpoint: no token, a file that is not what it claims, a name that tries to be a path, oversized uploads.
+      // The event endpoint: no token, bytes that are not the picture they claim to be (under a name that
+      // tries to be a path), a type it does not take, oversized uploads.
       const eventPath = '/dms3/event?agent=porch&camera=0&event=98&kind=picture&name=..%2F..%2Fetc%2Fpasswd.jpg';
       assert.equal((await api('POST', eventPath, Buffer.from('not a picture'), null, 'image/jpeg')).status, 401);
       const fake = await api('POST', eventPath, Buffer.from('not a picture'), bed.token, 'image/jpeg');
