@@ -1,6 +1,3 @@
-// NOT RUN: this suite failed in a clean CI run (the cable-cut case never saw the garage's server-lost
-// action within 90 s, and the Node-RED kill case then timed out). It is named *.pending.ts so the
-// test runner skips it until it is fixed; see issue 7.
 // Faults on the whole system (network namespaces, real node-red, real agents and Motion): hostile
 // clients, an agent, Motion and Node-RED killed, a Pi's cable cut. Nothing may be lost; every agent
 // must end on the hub's decision. One bed, the faults in order; each prints its timeline.
