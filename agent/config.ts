@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { ServerLostAction } from '../lib/server-lost';
 import { splitArgs } from './argv';
-import { DEFAULT_SPOOL_DIR, type SpoolOptions } from './hook-config';
+import { DEFAULT_SPOOL_DIR, DEFAULT_SPOOL_MAX_FILES, DEFAULT_SPOOL_MAX_MB, type SpoolOptions } from './hook-config';
 import type { Level } from './log';
 import { defaultName } from './name';
 
@@ -241,7 +241,7 @@ function resolve(raw: Raw, file: string, env: NodeJS.ProcessEnv, where: Locator)
     pollInterval: num(raw.poll_interval, 5),
     reconnectMaxBackoff: num(raw.reconnect_max_backoff, 30),
     serverLost: { after: lost.after ?? 60, action: lost.action ?? 'keep' },
-    spool: { dir: spool.dir ?? DEFAULT_SPOOL_DIR, maxBytes: Math.round((spool.max_mb ?? 200) * 1024 * 1024), maxFiles: spool.max_files ?? 1000 },
+    spool: { dir: spool.dir ?? DEFAULT_SPOOL_DIR, maxBytes: Math.round((spool.max_mb ?? DEFAULT_SPOOL_MAX_MB) * 1024 * 1024), maxFiles: spool.max_files ?? DEFAULT_SPOOL_MAX_FILES },
   };
 }
 

@@ -8,6 +8,8 @@ import { defaultName } from './name';
 
 export const DEFAULT_CONFIG = '/etc/dms3/agent.yaml';
 export const DEFAULT_SPOOL_DIR = '/var/lib/dms3/spool';
+export const DEFAULT_SPOOL_MAX_MB = 200;
+export const DEFAULT_SPOOL_MAX_FILES = 1000;
 
 export interface SpoolOptions {
   dir: string;
@@ -73,8 +75,8 @@ export function loadHookConfig(path: string, env: NodeJS.ProcessEnv): HookConfig
     token,
     spool: {
       dir: spool.dir === undefined ? DEFAULT_SPOOL_DIR : text('spool.dir', spool.dir),
-      maxBytes: Math.round(positive('spool.max_mb', spool.max_mb, 200) * 1024 * 1024),
-      maxFiles: Math.floor(positive('spool.max_files', spool.max_files, 1000)),
+      maxBytes: Math.round(positive('spool.max_mb', spool.max_mb, DEFAULT_SPOOL_MAX_MB) * 1024 * 1024),
+      maxFiles: Math.floor(positive('spool.max_files', spool.max_files, DEFAULT_SPOOL_MAX_FILES)),
     },
   };
 }
