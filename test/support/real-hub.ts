@@ -36,7 +36,21 @@ function flow(dir: string, opts: HubRigOptions): unknown[] {
     { id: 'tab1', type: 'tab', label: 'DMS3 integration' },
     { id: 'hub1', type: 'dms3-server', name: '', base: '/dms3', heartbeat: 10, credentials: { agentTokens } },
     { id: 'wsl1', type: 'websocket-listener', path: EVENTS_WS_PATH, wholemsg: 'false' },
-    { id: 'in1', type: 'http in', z: 'tab1', name: '', url: FEED_PATH, method: 'post', upload: false, swaggerDoc: '', wires: [['unwrap1', 'resp1']] },
+    { id: 'in1', type: 'http in', z: 'tab1', name: '', url: FEED_PATH, method: 'post', upload: false, swaggerDoc: '', wires: [['unwrap1']] },
+    // The feed is answered once dms3-state is done with the input (applied and kept), or failed.
+    { id: 'done1', type: 'complete', z: 'tab1', name: '', scope: ['state1'], uncaught: false, wires: [['resp1']] },
+    { id: 'catch1', type: 'catch', z: 'tab1', name: '', scope: ['state1'], uncaught: false, wires: [['failed1']] },
+    {
+      id: 'failed1',
+      type: 'change',
+      z: 'tab1',
+      name: '',
+      rules: [
+        { t: 'set', p: 'statusCode', pt: 'msg', to: '400', tot: 'num' },
+        { t: 'set', p: 'payload', pt: 'msg', to: 'error.message', tot: 'msg' },
+      ],
+      wires: [['resp1']],
+    },
     { id: 'resp1', type: 'http response', z: 'tab1', name: '', statusCode: '', headers: {}, wires: [] },
     {
       id: 'unwrap1',
@@ -165,15 +179,15 @@ export class HubRig {
     return readLines<StatePayload>(join(this.dir, 'state.jsonl'));
   }
 
-  /** What dms3-state keeps in its node context on disk (localfilesystem store). */
+  /** Where dms3-state keeps its override and decision (written before it answers). */
+  get keptFile(): string {
+    return join(this.userDir, 'dms3', 'state-state1.json');
+  }
+
+  /** The decision dms3-state keeps on disk. */
   storedDecision(): StatePayload | null {
-    const file = join(this.userDir, 'context', 'tab1', 'state1.json');
-    if (!existsSync(file)) return null;
-    try {
-      return (JSON.parse(readFileSync(file, 'utf8')) as { dms3?: { last: StatePayload | null } }).dms3?.last ?? null;
-    } catch {
-      return null; // being written
-    }
+    if (!existsSync(this.keptFile)) return null;
+    return (JSON.parse(readFileSync(this.keptFile, 'utf8')) as { last: StatePayload | null }).last;
   }
 
   /**
