@@ -254,6 +254,8 @@ export interface AgentSpec {
   motion?: string[];
   reportInterval?: number; // seconds, default 2
   serverLost?: { after: number; action: 'start' | 'stop' | 'keep' };
+  /** Seconds; default 2 (quick tests); null leaves the product's default. */
+  reconnectMaxBackoff?: number | null;
   extra?: string;
 }
 
@@ -276,7 +278,7 @@ export function agentSetup(root: string, spec: AgentSpec): AgentSetup {
     `name: ${spec.name}`,
     'motion:',
     ...motion,
-    'reconnect_max_backoff: 2',
+    ...(spec.reconnectMaxBackoff === null ? [] : [`reconnect_max_backoff: ${spec.reconnectMaxBackoff ?? 2}`]),
     'poll_interval: 1',
     `report_interval: ${spec.reportInterval ?? 2}`,
     ...(spec.serverLost ? ['server_lost:', `  after: ${spec.serverLost.after}`, `  action: ${spec.serverLost.action}`] : []),
