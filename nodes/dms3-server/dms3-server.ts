@@ -13,6 +13,7 @@ import { Hub, joinPath, type HubNode } from './hub';
 import { Sessions } from './session';
 import { SeenKeys } from './event-keys';
 import { addEventRoute, DEFAULT_EVENT_LIMIT_MB, EventIntake, type EventsNode } from './events';
+import { waitingAgents } from './waiting-agents';
 
 interface ServerDef extends NodeDef {
   base?: string;
@@ -26,6 +27,9 @@ const SHORT_TOKEN = 16;
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 export = function (RED: NodeAPI) {
+  // Registered now, before Node-RED listens: agents that dial before the flows start wait for their hub.
+  const waiting = RED.server ? waitingAgents(RED.server) : null;
+
   function heartbeatMs(value: string | number | undefined): number {
     if (value === undefined || value === '') return DEFAULT_HEARTBEAT_S * 1000;
     const s = Number(value);
@@ -92,6 +96,7 @@ export = function (RED: NodeAPI) {
     let hub: Hub;
     let dashboard: Dashboard | null = null;
     let keys: SeenKeys | null = null;
+    let unwait: (() => void) | null = null;
     try {
       if (RED.settings.httpNodeRoot === (false as unknown)) throw new Error('httpNodeRoot is false in settings.js, so Node-RED serves no HTTP nodes');
       const fromEnv = !node.credentials?.token && !!process.env.DMS3_TOKEN;
@@ -122,6 +127,7 @@ export = function (RED: NodeAPI) {
       node.events = new EventIntake({ limitBytes, keys, registry: hub.registry });
       addEventRoute(hub, node.events);
       hub.start(RED.server, RED.httpNode);
+      unwait = waiting?.serve(hub.agentPath) ?? null;
       dashboard?.start();
       node.log(`agents connect to ${hub.agentPath}${fromEnv ? ' (hub token from DMS3_TOKEN)' : ''}${dashboard ? `; dashboard at ${hub.basePath}/` : ''}`);
     } catch (err) {
@@ -132,6 +138,7 @@ export = function (RED: NodeAPI) {
     }
     node.hub = hub;
     node.on('close', (_removed, done) => {
+      unwait?.();
       dashboard?.stop();
       void hub.stop().finally(() => {
         keys?.close();
