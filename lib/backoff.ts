@@ -20,8 +20,9 @@ export class Backoff {
   private attempt = 0;
   constructor(private readonly opts: BackoffOptions) {}
 
-  next(): number {
-    return backoffDelay(this.attempt++, this.opts);
+  /** The next delay; `capMs` lowers the cap for this one (jitter kept). */
+  next(capMs = this.opts.maxMs): number {
+    return backoffDelay(this.attempt++, { ...this.opts, maxMs: Math.min(capMs, this.opts.maxMs) });
   }
 
   reset(): void {

@@ -10,6 +10,15 @@ import type { Logger } from '../log';
 import { retryText, unauthorizedText, type Transport, type TransportEvents } from './transport';
 
 export const DEAD_AFTER_MS = 30_000;
+/**
+ * A refused connection means the hub's machine is up and nothing listens yet: Node-RED is
+ * (re)starting and about to return. Such a dial costs a SYN and a RST, so it is retried at most this
+ * far apart (with jitter), whatever the backoff has grown to: agents converge within seconds of
+ * Node-RED's return instead of after up to `reconnect_max_backoff`.
+ */
+export const REFUSED_RETRY_MAX_MS = 2000;
+/** While the hub keeps refusing, the warning is repeated only this often (the retries are frequent). */
+const REFUSED_LOG_MS = 60_000;
 
 export interface WebSocketOptions {
   url: string;
@@ -25,7 +34,9 @@ export class WebSocketTransport extends EventEmitter<TransportEvents> implements
   private closed = true;
   private lastSeen = 0;
   private failure = '';
+  private refused = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private refusedLogged = 0;
   private watchdog: NodeJS.Timeout | null = null;
   private readonly backoff: Backoff;
 
@@ -69,6 +80,7 @@ export class WebSocketTransport extends EventEmitter<TransportEvents> implements
   private dial(): void {
     const { url, token, log } = this.opts;
     this.failure = '';
+    this.refused = false;
     log.debug(`connecting to ${url}`);
     const ws = new WebSocket(url, {
       headers: { Authorization: `Bearer ${token}` },
@@ -79,6 +91,7 @@ export class WebSocketTransport extends EventEmitter<TransportEvents> implements
     this.ws = ws;
     ws.on('open', () => {
       this.open = true;
+      this.refusedLogged = 0;
       this.touch();
       this.startWatchdog();
       log.info(`connected to the hub at ${url}`);
@@ -97,7 +110,10 @@ export class WebSocketTransport extends EventEmitter<TransportEvents> implements
     });
     ws.on('ping', () => this.touch());
     ws.on('pong', () => this.touch());
-    ws.on('error', (err) => (this.failure = err.message));
+    ws.on('error', (err) => {
+      this.failure = err.message;
+      this.refused = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+    });
     ws.on('close', (code, reason) => this.closedSocket(ws, code, reason.toString()));
   }
 
@@ -110,9 +126,13 @@ export class WebSocketTransport extends EventEmitter<TransportEvents> implements
     const why = this.failure || `closed (${code}${reason ? ` ${reason}` : ''})`;
     if (wasOpen) this.emit('down', why);
     if (this.closed) return;
-    const wait = this.backoff.next();
+    const wait = this.refused ? this.backoff.next(REFUSED_RETRY_MAX_MS) : this.backoff.next();
     const status = /Unexpected server response: (\d+)/.exec(this.failure)?.[1];
-    if (status === '401') this.opts.log.error(`${unauthorizedText(this.opts.url)}; ${retryText(wait)}`);
+    const now = Date.now();
+    const quiet = this.refused && now - this.refusedLogged < REFUSED_LOG_MS; // said so less than a minute ago
+    if (this.refused && !quiet) this.refusedLogged = now;
+    if (quiet) this.opts.log.debug(`the hub still refuses at ${this.opts.url}; ${retryText(wait)}`);
+    else if (status === '401') this.opts.log.error(`${unauthorizedText(this.opts.url)}; ${retryText(wait)}`);
     else if (status) this.opts.log.warn(`the hub answered HTTP ${status} at ${this.opts.url} (is the URL's path right?); ${retryText(wait)}`);
     else this.opts.log.warn(`${wasOpen ? 'lost the hub' : 'cannot reach the hub'} at ${this.opts.url}: ${why}; ${retryText(wait)}`);
     this.retryTimer = setTimeout(() => {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { alive, makeToken, until } from '../support/agent-process';
+import { freePort } from '../support/node-red-process';
 import { agentSetup, HubRig, type AgentSetup } from '../support/real-hub';
 
 async function readPid(file: string): Promise<number> {
@@ -132,6 +133,18 @@ describe('agent over WebSocket (separate process, real hub)', () => {
     assert.ok(!(await rig.agentList()).some((x) => x.name === a.name), 'never registered');
     assert.equal(run.child.exitCode, null, 'the agent keeps running');
     assert.ok(!run.output().includes(wrong) && !rig.red.log.includes(wrong), 'no token in either log');
+    await rig.stopAgent(run);
+  });
+
+  it('a refused connection (Node-RED restarting) is retried within 2 s at the default backoff, and warned about once', async () => {
+    const port = await freePort(); // nothing listens there
+    const a = agentSetup(rig.dir, { name: 'ws-restarting', server: `ws://127.0.0.1:${port}/dms3/agent`, mode: 'noop', reconnectMaxBackoff: null });
+    const run = rig.agent(a.config);
+    await until(() => (run.output().match(/connecting to ws:/g) ?? []).length >= 6, 30_000, 'six dials');
+    const waits = [...run.output().matchAll(/retrying in (\d+\.\d) s/g)].map((m) => Number(m[1]));
+    assert.ok(waits.length >= 5 && waits.every((s) => s >= 0.5 && s <= 2), `waits ${waits.join(', ')} s: jittered, never beyond 2 s`);
+    assert.equal((run.output().match(/WARN cannot reach the hub/g) ?? []).length, 1, 'one warning, the rest at debug level');
+    assert.match(run.output(), /DEBUG the hub still refuses/);
     await rig.stopAgent(run);
   });
 });

@@ -37,4 +37,14 @@ describe('backoff with jitter', () => {
     const delays = new Set(Array.from({ length: 20 }, () => backoffDelay(5, { baseMs: 1000, maxMs: 30_000 })));
     assert.ok(delays.size > 10, `only ${delays.size} distinct delays`);
   });
+
+  it('a lower cap for one delay keeps its jitter and the attempt count', () => {
+    const b = new Backoff({ baseMs: 1000, maxMs: 30_000 });
+    for (let i = 0; i < 6; i++) b.next();
+    const capped = Array.from({ length: 50 }, () => b.next(2000));
+    assert.ok(capped.every((d) => d >= 1000 && d <= 2000), String(capped));
+    assert.ok(new Set(capped).size > 10, 'still jittered');
+    assert.ok(b.next() >= 15_000, 'the uncapped delay is where the attempts left it');
+    assert.ok(new Backoff({ baseMs: 1000, maxMs: 500 }).next(2000) <= 500, 'never above the configured cap');
+  });
 });
