@@ -32,7 +32,7 @@ async function told(runs: AgentRun[], marks: number[], after: number, ms: number
   while (at.some((t) => t === null)) {
     runs.forEach((r, i) => {
       if (at[i] !== null) return;
-      for (const m of r.output().slice(marks[i]).matchAll(/hub: (start|stop) \([^)]*seq (\d+),/g)) if (Number(m[2]) > after) at[i] = performance.now();
+      for (const m of r.output().slice(marks[i]).matchAll(/hub: (start|stop) \(.*?seq (\d+),/g)) if (Number(m[2]) > after) at[i] = performance.now();
     });
     if (performance.now() > until) throw new Error(`agents without the decision after ${ms} ms: ${runs.filter((_, i) => at[i] === null).length}`);
     await delay(5);
