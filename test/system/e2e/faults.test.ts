@@ -269,8 +269,7 @@ describe('end to end: faults', () => {
     await scenario(t, async () => {
       const before = await bed.settled('start', 30_000);
       assert.equal(before.reason, 'override');
-      await new Promise((r) => setTimeout(r, 1500)); // the context store flushes every second
-      await bed.red.stop('SIGKILL');
+      await bed.red.stop('SIGKILL'); // at once: the override was on disk before it was answered
       const killed = bed.note('node-red killed (SIGKILL)');
       await until(() => NAMES.every((n) => bed.agentLines(n).some((l) => l.at >= killed && /hub/.test(l.text) && /^WARN/.test(l.text))), 20_000, 'every agent noticed');
       // Down for longer than the garage's server-lost time: it disarms on its own and must come back.
