@@ -106,6 +106,19 @@ function closeReason(text: string): string {
   return s;
 }
 
+const TOKEN_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*,\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
+
+/** What ws would refuse with its own (HTML) answer, found first so that the refusal is JSON. */
+function badHandshake(req: IncomingMessage): string | null {
+  if (req.method !== 'GET') return 'a WebSocket upgrade must be a GET';
+  if (String(req.headers.upgrade).toLowerCase() !== 'websocket') return 'Upgrade: websocket expected';
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(String(req.headers['sec-websocket-key']))) return 'missing or invalid Sec-WebSocket-Key';
+  if (!['8', '13'].includes(String(req.headers['sec-websocket-version']))) return 'Sec-WebSocket-Version 13 expected';
+  const protocol = req.headers['sec-websocket-protocol'];
+  if (protocol !== undefined && !TOKEN_LIST.test(protocol)) return 'invalid Sec-WebSocket-Protocol';
+  return null;
+}
+
 export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [PresenceDevice[]] }> {
   readonly registry: Registry;
   readonly agentPath: string;
@@ -344,6 +357,8 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
       const path = target && joinPath(target.path);
       if (!path || !isUnder(path, this.basePath)) return; // someone else's upgrade
       if (path !== this.agentPath) return refuseUpgrade(socket, 404, `no WebSocket here: agents connect to ${this.agentPath}`);
+      const bad = badHandshake(req);
+      if (bad) return refuseUpgrade(socket, 400, bad);
       const identity = this.authenticate(req);
       if (!identity) {
         this.note('refused agent connections (missing or wrong token)', `agent connection from ${remoteAddress(req)} refused: missing or wrong token`);
