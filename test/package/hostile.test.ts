@@ -151,6 +151,8 @@ function campaign(label: string, roots: { admin: string; node: string }) {
         ...n,
         ...(n.type === 'dms3-presence-scan' ? { iface: 'dms3-none0' } : {}),
         ...(n.type === 'dms3-smtp' ? { host: '127.0.0.1', port: 9 } : {}),
+        // Short thresholds and heartbeat, so that a closed agent is "missing", hence forgotten, within the test.
+        ...(n.type === 'dms3-server' ? { heartbeat: 1, warning: 1, danger: 2, missing: 3 } : {}),
       }));
       const res = await fetch(`${red.url}${editor}flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(flow), signal: AbortSignal.timeout(15_000) });
       assert.equal(res.status, 204, await res.text());
@@ -270,6 +272,41 @@ function campaign(label: string, roots: { admin: string; node: string }) {
       assert.ok(refused <= 10, `${refused} log lines for refused tokens: they must be summarised`);
       await alive('refused tokens');
     });
+
+    if (roots.node === '/') {
+      it('caps agent names through the hub token, forgets missing agents, and stays within its memory', async () => {
+        const report = (name: string) =>
+          raw(red.port, requestText('POST', `${hub}/api/report`, [['Authorization', `Bearer ${TOKEN}`], ['Content-Type', 'application/json']], JSON.stringify({ v: 1, type: 'hello', name, health: health() })));
+        const list = async () => JSON.parse((await raw(red.port, requestText('GET', `${hub}/api/agents`, [['Authorization', `Bearer ${TOKEN}`]], ''))).body) as { name: string; connected: boolean }[];
+        const before = (await list()).length;
+        const answers: Answer[] = [];
+        for (let i = 0; i < 400; i += 50) answers.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => report(`flood-${i + j}`)))));
+        const accepted = answers.filter((a) => a.status === 200).length;
+        const refused = answers.filter((a) => a.status === 429);
+        assert.equal(accepted + refused.length, 400, answers.map((a) => a.status).join(','));
+        assert.equal(before + accepted, 256, 'the shared token adds at most 256 names');
+        assertHubAnswer(refused[0], '429');
+        assert.match(refused[0].body, /too many agents on the shared hub token \(limit 256\)/);
+        assert.equal((await report('flood-0')).status, 200, 'a known name still reports');
+        await alive('after the flood');
+        // An agent that closes its connection is forgotten once missing (3 s here): its place frees.
+        const ws = new WebSocket(`ws://127.0.0.1:${red.port}${hub}/agent`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+        await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+        ws.send(JSON.stringify({ v: 1, type: 'hello', name: 'flood-1', health: health() }));
+        await new Promise((resolve) => ws.once('message', resolve)); // the state: hello taken
+        ws.close();
+        const until = Date.now() + 20_000;
+        while ((await list()).some((a) => a.name === 'flood-1')) {
+          assert.ok(Date.now() < until, 'flood-1 was not forgotten');
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.equal((await report('newcomer')).status, 200, 'the forgotten agent freed its place');
+        // Other agents went missing too (the hostile ones above): fill up again, and the cap holds.
+        let extra = 0;
+        while ((await report(`refill-${extra}`)).status === 200) assert.ok(++extra <= 256, 'the cap holds');
+        assert.equal((await list()).length, 256);
+      });
+    }
   });
 }
 
