@@ -2,7 +2,7 @@
 // and 10 `dms3-agent run` processes on loopback. In one run, quiet then under attack: GET /api/state
 // latency (sequential requests with the hub token) and decision → all agents applied (as bench/agents-real.ts).
 // The attack holds, while measured: 500 idle TCP sockets (connected, nothing sent), 500 WebSocket clients
-// without a token on the agent path (refused; each tries again a second later, for ever) and 64 uploads to
+// without a token on the agent path (the hub refuses them at once, so none holds: each tries again 1–2 s later, for ever) and 64 uploads to
 // /api/event that declared 24 MB and stalled after the head. Node-RED's RSS is sampled throughout.
 // Run: npm run build && node dist/bench/attack.js   → bench/results-attack.json
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -60,7 +60,7 @@ class Attack {
       const t = setTimeout(() => {
         this.timers.delete(t);
         this.unauthenticated();
-      }, 1000);
+      }, 1000 + Math.random() * 1000); // each client its own pace: a steady stream, about 330 attempts a second
       this.timers.add(t);
     });
   }
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
       what: 'GET /api/state (sequential, hub token) and decision → all agents applied, quiet then while the attack holds on; Node-RED RSS sampled every 250 ms',
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, node: process.version, platform: `${process.platform} ${process.arch}` },
-      setup: `real node-red process + ${AGENTS} dms3-agent processes over WebSocket, 127.0.0.1; attack: ${IDLE_SOCKETS} idle sockets, ${UNAUTH_WS} WebSocket clients without a token retrying every second, ${STALLED} uploads declaring 24 MB stalled after the head`,
+      setup: `real node-red process + ${AGENTS} dms3-agent processes over WebSocket, 127.0.0.1; attack: ${IDLE_SOCKETS} idle sockets, ${UNAUTH_WS} WebSocket clients without a token, each retrying 1-2 s after its refusal, ${STALLED} uploads declaring 24 MB stalled after the head`,
       note: 'measures the hub of this branch: the limits on concurrent and stalled uploads come with the event-upload work',
       quiet,
       underAttack,

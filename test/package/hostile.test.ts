@@ -310,5 +310,60 @@ function campaign(label: string, roots: { admin: string; node: string }) {
   });
 }
 
+// With httpNodeAuth, the hub's requests go through Express so that Node-RED's Basic auth stays in front;
+// the admin body parser still leaves their bodies to the hub.
+describe('hostile input with httpNodeAuth (both roots "/")', () => {
+  const work = mkdtempSync(join(tmpdir(), 'dms3-hostile-auth-'));
+  const userDir = join(work, 'user');
+  const basic = `Basic ${Buffer.from('owner:pw').toString('base64')}`;
+  let red: NodeRed;
+
+  before(async () => {
+    mkdirSync(join(userDir, 'node_modules'), { recursive: true });
+    symlinkSync(root, join(userDir, 'node_modules', 'node-red-contrib-dms3'), 'dir');
+    writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies: { 'node-red-contrib-dms3': '*' } }));
+    // bcrypt of "pw" (cost 4), as Node-RED's httpNodeAuth wants it.
+    red = new NodeRed({ userDir, env: { DMS3_TOKEN: TOKEN }, settings: { httpNodeAuth: { user: 'owner', pass: '$2b$04$jr/dJ3PrwOI6tnShh2RGKe3MF6z0vR8oVZOQc8zYh0XmKajHqmBCi' } } });
+    await red.start();
+    const flow = shippedFlow().map((n) => ({
+      ...n,
+      ...(n.type === 'dms3-presence-scan' ? { iface: 'dms3-none0' } : {}),
+      ...(n.type === 'dms3-smtp' ? { host: '127.0.0.1', port: 9 } : {}),
+      ...(n.type === 'dms3-server' ? { access: 'node-red' } : {}),
+    }));
+    const res = await fetch(`${red.url}/flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(flow), signal: AbortSignal.timeout(15_000) });
+    assert.equal(res.status, 204, await res.text());
+    const until = Date.now() + 15_000;
+    while (!red.log.includes('agents connect to')) {
+      assert.ok(Date.now() < until, `the hub did not start:\n${red.log.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+
+  after(async () => {
+    await red?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('keeps Node-RED\'s Basic auth in front, and the hub\'s own answers behind it', async () => {
+    assert.equal((await raw(red.port, requestText('GET', '/dms3/', [], ''))).status, 401, 'Basic auth first');
+    const page = await raw(red.port, requestText('GET', '/dms3/', [['Authorization', basic]], ''));
+    assert.equal(page.status, 200, page.body.slice(0, 300));
+    const big = JSON.stringify({ pad: 'x'.repeat(10 * 1024 * 1024) });
+    const huge = await raw(red.port, requestText('POST', '/dms3/api/override', [['Authorization', basic], ['Content-Type', 'application/json']], big), 10_000);
+    // The hub's own answer (the override needs the hub token, which Basic auth leaves no room for), not Node-RED's HTML 413.
+    assert.equal(huge.status, 401, huge.body.slice(0, 300));
+    assertHubAnswer(huge, '10 MB JSON behind Basic auth');
+    for (const path of ['/dms3///', '/dms3/%zz', '/dms3/api/../api/state', '/dms3/nothing']) {
+      const a = await raw(red.port, requestText('GET', path, [['Authorization', basic]], ''));
+      assert.ok(a.status < 500, `${path}: ${a.status} ${a.body.slice(0, 300)}`);
+      assertHubAnswer(a, path);
+    }
+    await raw(red.port, requestText('GET', '//', [['Upgrade', 'websocket'], ['Connection', 'Upgrade']], ''), 500);
+    assert.equal(red.child?.exitCode, null);
+    assert.equal((await raw(red.port, requestText('GET', '/dms3/api/view', [['Authorization', basic]], ''))).status, 200);
+  });
+});
+
 campaign('admin and node roots both "/"', { admin: '/', node: '/' });
 campaign('admin at /admin, nodes at /api-root', { admin: '/admin', node: '/api-root' });
