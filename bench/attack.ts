@@ -5,9 +5,10 @@
 // without a token on the agent path (the hub refuses them at once, so none holds: each tries again 1–2 s later, for ever) and 64 uploads to
 // /api/event that declared 24 MB and stalled after the head. Node-RED's RSS is sampled throughout.
 // Run: npm run build && node dist/bench/attack.js   → bench/results-attack.json
+import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
@@ -88,6 +89,45 @@ class Attack {
   }
 }
 
+type Held = { idleAndStalled: number; unauthenticatedWs: number };
+type FromAttacker = { held: Held; refused: number };
+
+/** The attack in its own process (this file with --attacker), so that it does not slow the measuring side. */
+async function startAttacker(port: number, token: string, wsUrl: string): Promise<{ report: () => Promise<FromAttacker>; stop: () => Promise<FromAttacker> }> {
+  const child = fork(__filename, ['--attacker', String(port), token, wsUrl], { stdio: 'inherit' });
+  const next = () => new Promise<FromAttacker>((resolve) => child.once('message', (m) => resolve(m as FromAttacker)));
+  const ready = next();
+  await ready;
+  return {
+    report: () => {
+      const r = next();
+      child.send('report');
+      return r;
+    },
+    stop: async () => {
+      const r = next();
+      child.send('stop');
+      const last = await r;
+      await new Promise((resolve) => child.once('exit', resolve));
+      return last;
+    },
+  };
+}
+
+async function attacker(port: number, token: string, wsUrl: string): Promise<void> {
+  const attack = new Attack(port, token, wsUrl);
+  await attack.start();
+  const send = () => process.send!({ held: attack.open(), refused: attack.refused });
+  send();
+  process.on('message', (m) => {
+    send();
+    if (m === 'stop') {
+      attack.stop();
+      process.disconnect();
+    }
+  });
+}
+
 async function main(): Promise<void> {
   const token = makeToken();
   const rig = new HubRig({ token });
@@ -139,13 +179,15 @@ async function main(): Promise<void> {
 
     rss.length = 0;
     const quiet = { ...(await measure()), rssMiB: { max: round(Math.max(...rss)) } };
-    const attack = new Attack(rig.red.port, token, rig.wsUrl);
-    await attack.start();
+    const load = { quiet: loadavg()[0], attack: 0 };
+    const attack = await startAttacker(rig.red.port, token, rig.wsUrl);
     await delay(2000); // let the attack settle in
     rss.length = 0;
-    const heldAtStart = attack.open();
-    const underAttack = { ...(await measure()), rssMiB: { max: round(Math.max(...rss)) }, heldAtStart, heldAtEnd: attack.open(), unauthenticatedUpgradesRefused: attack.refused };
-    attack.stop();
+    const heldAtStart = (await attack.report()).held;
+    const measured = await measure();
+    load.attack = loadavg()[0];
+    const end = await attack.stop();
+    const underAttack = { ...measured, rssMiB: { max: round(Math.max(...rss)) }, heldAtStart, heldAtEnd: end.held, unauthenticatedUpgradesRefused: end.refused };
     clearInterval(sampler);
     events.close();
     const result = {
@@ -153,7 +195,8 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, node: process.version, platform: `${process.platform} ${process.arch}` },
       setup: `real node-red process + ${AGENTS} dms3-agent processes over WebSocket, 127.0.0.1; attack: ${IDLE_SOCKETS} idle sockets, ${UNAUTH_WS} WebSocket clients without a token, each retrying 1-2 s after its refusal, ${STALLED} uploads declaring 24 MB stalled after the head`,
-      note: 'measures the hub of this branch: the limits on concurrent and stalled uploads come with the event-upload work',
+      loadAverage1m: { quiet: round(load.quiet, 1), attack: round(load.attack, 1) },
+      note: 'the attack runs in its own process; measures the hub of this branch: the limits on concurrent and stalled uploads come with the event-upload work',
       quiet,
       underAttack,
       ratio: {
@@ -168,7 +211,8 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
+const run = process.argv[2] === '--attacker' ? attacker(Number(process.argv[3]), process.argv[4], process.argv[5]) : main();
+run.catch((err) => {
   console.error(err);
   process.exit(1);
 });
