@@ -121,9 +121,9 @@ export class Dashboard {
       () => hub.off('state', this.onServer),
       () => hub.off('presence', this.onServer),
     );
-    this.keepAlive = setInterval(() => {
+    this.keepAlive = setInterval(() => this.guard('keep-alive', () => {
       for (const v of this.viewers) this.write(v, ': keep-alive\n\n');
-    }, this.s.keepAliveMs ?? 15_000);
+    }), this.s.keepAliveMs ?? 15_000);
     this.counts = JSON.stringify(hub.registry.counts());
     this.order = this.computeOrder();
     this.refresh();
@@ -137,6 +137,15 @@ export class Dashboard {
     if (this.keepAlive) clearInterval(this.keepAlive);
     for (const v of this.viewers) v.end();
     this.viewers.clear();
+  }
+
+  /** A timer's work: nothing it throws may reach Node-RED. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.s.log.error(`dashboard ${what} failed: ${(err as Error)?.message ?? String(err)}`);
+    }
   }
 
   // ---- access
@@ -354,7 +363,7 @@ export class Dashboard {
     // setTimeout takes at most 2^31-1 ms; a later change is found by a later run.
     const delay = Math.min(ms + 5, 2 ** 31 - 1);
     this.timerAt = now + delay;
-    this.timer = setTimeout(() => this.refresh(), delay);
+    this.timer = setTimeout(() => this.guard('health refresh', () => this.refresh()), delay);
   }
 
   private schedule(): void {
