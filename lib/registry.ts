@@ -53,10 +53,42 @@ export function isLate(entry: Pick<AgentEntry, 'reportInterval' | 'lastReport'>,
   return now - Date.parse(entry.lastReport) > lateAfterMs(entry);
 }
 
+/** Agent names the shared hub token may add (agents with their own token are not counted). */
+export const DEFAULT_MAX_SHARED_NAMES = 256;
+
+export interface RegistryOptions {
+  /** How many names known only through the shared hub token are kept; a new one beyond is refused. */
+  maxShared: number;
+  /** An agent that is disconnected and silent this long is forgotten (the dashboard's "missing" time). */
+  forgetAfterMs: number;
+}
+
+/** A new agent name refused because the registry holds as many shared-token names as it may. */
+export class RegistryFullError extends Error {
+  constructor(readonly limit: number) {
+    super(`too many agents on the shared hub token (limit ${limit}); give this agent its own token, or delete agents that are gone`);
+    this.name = 'RegistryFullError';
+  }
+}
+
 export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
   private readonly agents = new Map<string, AgentEntry>();
-  // Kept apart from the entries: an agent's hook can post events before the agent itself reports.
+  // Counts for names with no entry yet: an agent's hook can post events before the agent itself reports.
+  // Bounded like the shared names: beyond, the oldest count goes first.
   private readonly received = new Map<string, number>();
+  /** Names first seen through the shared hub token (and not since through their own token). */
+  private readonly shared = new Set<string>();
+  private connectedCount = 0;
+  private readonly opts: RegistryOptions;
+
+  constructor(opts: Partial<RegistryOptions> = {}) {
+    super();
+    this.opts = { maxShared: DEFAULT_MAX_SHARED_NAMES, forgetAfterMs: 24 * 3600_000, ...opts };
+  }
+
+  get limits(): RegistryOptions {
+    return { ...this.opts };
+  }
 
   get(name: string): AgentEntry | undefined {
     const e = this.agents.get(name);
@@ -67,15 +99,20 @@ export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
     return [...this.agents.values()].map((e) => ({ ...e }));
   }
 
+  /** O(1): kept up to date by every change. */
   counts(): { total: number; connected: number } {
-    let connected = 0;
-    for (const e of this.agents.values()) if (e.connected) connected++;
-    return { total: this.agents.size, connected };
+    return { total: this.agents.size, connected: this.connectedCount };
   }
 
-  /** A hello or health report. Creates the entry on first sight. */
-  report(name: string, health: Health, via: { transport: Transport; address: string }, now = new Date()): void {
+  /**
+   * A hello or health report. Creates the entry on first sight; `shared` says the agent used the shared
+   * hub token, whose new names are capped (RegistryFullError beyond; known names always report).
+   */
+  report(name: string, health: Health, via: { transport: Transport; address: string; shared?: boolean }, now = new Date()): void {
     const before = this.agents.get(name);
+    if (!before && via.shared && this.shared.size >= this.opts.maxShared) throw new RegistryFullError(this.opts.maxShared);
+    if (via.shared === false) this.shared.delete(name);
+    else if (!before && via.shared) this.shared.add(name);
     const entry: AgentEntry = {
       name,
       hostname: health.hostname,
@@ -87,7 +124,7 @@ export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
       uptime: health.uptime,
       motion: health.motion,
       events: health.events,
-      eventsReceived: this.received.get(name) ?? 0,
+      eventsReceived: before?.eventsReceived ?? this.received.get(name) ?? 0,
       connected: true,
       lastReport: now.toISOString(),
       applied: health.applied,
@@ -99,6 +136,8 @@ export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
       error: before?.error ?? null,
     };
     this.agents.set(name, entry);
+    this.received.delete(name);
+    if (!before?.connected) this.connectedCount++;
     if (!before?.connected) this.emitChange('connected', entry, `via ${via.transport} from ${via.address}`);
     if (before && before.motion !== entry.motion) {
       if (entry.motion === 'failed') this.emitChange('motion-failed', entry, `Motion ${before.motion} → failed`);
@@ -140,27 +179,42 @@ export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
 
   /** Counts one accepted motion event. Emits nothing: events come up to ten a second. */
   eventReceived(name: string): void {
-    const n = (this.received.get(name) ?? 0) + 1;
-    this.received.set(name, n);
     const entry = this.agents.get(name);
-    if (entry) entry.eventsReceived = n;
+    if (entry) {
+      entry.eventsReceived++;
+      return;
+    }
+    const n = (this.received.get(name) ?? 0) + 1;
+    if (n === 1 && this.received.size >= this.opts.maxShared) this.received.delete(this.received.keys().next().value as string);
+    this.received.set(name, n);
   }
 
   disconnected(name: string, why: string): void {
     const entry = this.agents.get(name);
     if (!entry?.connected) return;
     entry.connected = false;
+    this.connectedCount--;
     this.emitChange('disconnected', entry, why);
   }
 
-  remove(name: string): boolean {
+  remove(name: string, detail?: string): boolean {
     const entry = this.agents.get(name);
     if (!entry) return false;
     this.agents.delete(name);
     this.received.delete(name);
+    this.shared.delete(name);
+    if (entry.connected) this.connectedCount--;
     entry.connected = false;
-    this.emitChange('removed', entry);
+    this.emitChange('removed', entry, detail);
     return true;
+  }
+
+  /** Forgets agents that are disconnected and silent past the forget time. O(agents): run it from a timer, not per report. */
+  forget(now = Date.now()): string[] {
+    const gone: string[] = [];
+    for (const e of this.agents.values()) if (!e.connected && now - Date.parse(e.lastReport) >= this.opts.forgetAfterMs) gone.push(e.name);
+    for (const name of gone) this.remove(name, `forgotten: no report for ${Math.round((now - Date.parse(this.agents.get(name)!.lastReport)) / 1000)} s`);
+    return gone;
   }
 
   /** Marks connected agents that stopped reporting as disconnected (HTTP agents have no socket to lose). */

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { FieldError } from '../../lib/errors';
 import { isOverride } from '../../lib/policy';
 import { MAX_MESSAGE_BYTES, parseAgentMessage, ProtocolError, type AgentMessage } from '../../lib/protocol';
-import { isLate } from '../../lib/registry';
+import { isLate, RegistryFullError } from '../../lib/registry';
 import type { Identity } from './auth';
 import { HttpError, readBody, readJson, remoteAddress, sendJson } from './http';
 import type { Hub } from './hub';
@@ -44,11 +44,16 @@ export function addApiRoutes(hub: Hub): void {
         throw err;
       }
       const name = agentName(msg, req, identity);
-      const via = { transport: 'http' as const, address: remoteAddress(req) };
+      const via = { transport: 'http' as const, address: remoteAddress(req), shared: identity?.kind === 'hub' };
       switch (msg.type) {
         case 'hello':
         case 'health':
-          hub.registry.report(name, msg.health, via);
+          try {
+            hub.registry.report(name, msg.health, via);
+          } catch (err) {
+            if (err instanceof RegistryFullError) throw new HttpError(429, err.message);
+            throw err;
+          }
           break;
         case 'applied':
           if (!hub.registry.applied(name, msg)) throw new HttpError(409, `unknown agent ${JSON.stringify(name)}: send hello or health first`);

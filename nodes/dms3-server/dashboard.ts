@@ -88,6 +88,7 @@ export class Dashboard {
   private readonly removers: (() => void)[] = [];
   private readonly osRelease = osRelease();
   private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity; // when the timer fires
   private keepAlive: NodeJS.Timeout | null = null;
   private counts = '';
   private settling: NodeJS.Immediate | null = null;
@@ -120,9 +121,9 @@ export class Dashboard {
       () => hub.off('state', this.onServer),
       () => hub.off('presence', this.onServer),
     );
-    this.keepAlive = setInterval(() => {
+    this.keepAlive = setInterval(() => this.guard('keep-alive', () => {
       for (const v of this.viewers) this.write(v, ': keep-alive\n\n');
-    }, this.s.keepAliveMs ?? 15_000);
+    }), this.s.keepAliveMs ?? 15_000);
     this.counts = JSON.stringify(hub.registry.counts());
     this.order = this.computeOrder();
     this.refresh();
@@ -136,6 +137,15 @@ export class Dashboard {
     if (this.keepAlive) clearInterval(this.keepAlive);
     for (const v of this.viewers) v.end();
     this.viewers.clear();
+  }
+
+  /** A timer's work: nothing it throws may reach Node-RED. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.s.log.error(`dashboard ${what} failed: ${(err as Error)?.message ?? String(err)}`);
+    }
   }
 
   // ---- access
@@ -287,7 +297,8 @@ export class Dashboard {
   private readonly onAgent = (change: AgentChange): void => {
     if (change.event === 'removed') this.update(change.agent.name, null);
     else this.update(change.agent.name, change.agent);
-    // Counting agents and finding the next health change are O(agents): once per burst of reports.
+    if (change.event !== 'removed') this.scheduleFor(change.agent);
+    // The server card's counts: once per burst of reports.
     if (this.settling) return;
     this.settling = setImmediate(() => {
       this.settling = null;
@@ -296,7 +307,6 @@ export class Dashboard {
         this.counts = counts;
         this.onServer();
       }
-      this.schedule();
     });
   };
 
@@ -340,17 +350,33 @@ export class Dashboard {
     this.schedule();
   }
 
+  /** One agent reported: the timer only has to come sooner if this agent's next change is sooner. O(1) per report. */
+  private scheduleFor(entry: AgentEntry): void {
+    const now = Date.now();
+    const ms = msUntilChange(entry.lastReport, now, this.s.options.thresholds);
+    if (ms === null || now + ms >= this.timerAt) return;
+    this.setTimer(now, ms);
+  }
+
+  private setTimer(now: number, ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    // setTimeout takes at most 2^31-1 ms; a later change is found by a later run.
+    const delay = Math.min(ms + 5, 2 ** 31 - 1);
+    this.timerAt = now + delay;
+    this.timer = setTimeout(() => this.guard('health refresh', () => this.refresh()), delay);
+  }
+
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.timerAt = Infinity;
     const now = Date.now();
     let next: number | null = null;
     for (const a of this.s.hub.registry.list()) {
       const ms = msUntilChange(a.lastReport, now, this.s.options.thresholds);
       if (ms !== null && (next === null || ms < next)) next = ms;
     }
-    // setTimeout takes at most 2^31-1 ms; a later change is found by a later run.
-    if (next !== null) this.timer = setTimeout(() => this.refresh(), Math.min(next + 5, 2 ** 31 - 1));
+    if (next !== null) this.setTimer(now, next);
   }
 
   private event(name: string, data: unknown): string {

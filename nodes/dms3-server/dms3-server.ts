@@ -5,6 +5,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parseDashboardOptions, type DashboardOptions } from '../../lib/dashboard';
 import { FieldError } from '../../lib/errors';
+import { DEFAULT_THRESHOLDS } from '../../lib/health';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { addApiRoutes } from './api';
 import { parseAgentTokens, Tokens } from './auth';
@@ -114,6 +115,10 @@ export = function (RED: NodeAPI) {
         tokens,
         log: { info: (m) => node.log(m), warn: (m) => node.warn(m), error: (m) => node.error(m) },
         session: setup?.sessions.check,
+        // Node-RED's Basic auth on HTTP-node routes must stay in front of the hub's routes.
+        nodeAuth: !!RED.settings.httpNodeAuth,
+        // An agent the dashboard would call missing is forgotten.
+        forgetAfterMs: (setup?.options.thresholds.missing ?? DEFAULT_THRESHOLDS.missing) * 1000,
       });
       addApiRoutes(hub);
       if (setup) {

@@ -6,11 +6,13 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { PresenceDevice } from '../../lib/dashboard';
 import { FieldError } from '../../lib/errors';
+import { LogSummary } from '../../lib/log-summary';
 import type { Override, StatePayload } from '../../lib/policy';
 import { AGENT_PATH, MAX_MESSAGE_BYTES, parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type StateMessage } from '../../lib/protocol';
-import { Registry } from '../../lib/registry';
+import { DEFAULT_MAX_SHARED_NAMES, Registry, RegistryFullError } from '../../lib/registry';
 import { bearer, type Identity, type Tokens } from './auth';
-import { HttpError, refuseUpgrade, remoteAddress, sameSite, sendJson } from './http';
+import { keepBody, takeRequests, type FrontHandler } from './front';
+import { HttpError, isUnder, refuseUpgrade, remoteAddress, requestTarget, sameSite, sendJson } from './http';
 
 export interface Logger {
   info(msg: string): void;
@@ -27,7 +29,21 @@ export interface HubOptions {
   log: Logger;
   /** Recognises a person signed in to the dashboard (a session cookie), for the HTTP routes only. */
   session?: (req: IncomingMessage) => boolean;
+  /**
+   * Node-RED's httpNodeAuth guards HTTP-node routes: then the hub's requests go through Express (that
+   * auth first) instead of straight to the hub, their bodies still left to the hub.
+   */
+  nodeAuth?: boolean;
+  /** Agent names the shared hub token may add (default 256). */
+  maxSharedNames?: number;
+  /** A disconnected agent silent this long is forgotten (default 24 h, the dashboard's "missing" time). */
+  forgetAfterMs?: number;
+  /** Authenticated connections that have not said hello yet, at most (default 128). */
+  maxWaiting?: number;
 }
+
+export const DEFAULT_MAX_WAITING = 128;
+const INTERNAL_ERROR = { error: 'internal error' };
 
 /** The decision in force, as /api/state serves it. */
 export interface CurrentState extends StatePayload {
@@ -90,8 +106,21 @@ function closeReason(text: string): string {
   return s;
 }
 
+const TOKEN_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*,\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
+
+/** What ws would refuse with its own (HTML) answer, found first so that the refusal is JSON. */
+function badHandshake(req: IncomingMessage): string | null {
+  if (req.method !== 'GET') return 'a WebSocket upgrade must be a GET';
+  if (String(req.headers.upgrade).toLowerCase() !== 'websocket') return 'Upgrade: websocket expected';
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(String(req.headers['sec-websocket-key']))) return 'missing or invalid Sec-WebSocket-Key';
+  if (!['8', '13'].includes(String(req.headers['sec-websocket-version']))) return 'Sec-WebSocket-Version 13 expected';
+  const protocol = req.headers['sec-websocket-protocol'];
+  if (protocol !== undefined && !TOKEN_LIST.test(protocol)) return 'invalid Sec-WebSocket-Protocol';
+  return null;
+}
+
 export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [PresenceDevice[]] }> {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly agentPath: string;
   /** Where the hub serves, from the server's root, e.g. "/dms3". */
   readonly basePath: string;
@@ -108,6 +137,9 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
   private app: MountableApp | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private stopping = false;
+  private untake: (() => void) | null = null;
+  private waiting = 0; // connections accepted, no hello yet
+  private readonly summary = new LogSummary();
 
   constructor(private readonly opts: HubOptions) {
     super();
@@ -115,6 +147,7 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
     if (!(opts.heartbeatMs > 0)) throw new FieldError('heartbeat', opts.heartbeatMs / 1000, 'expected a positive number of seconds');
     this.basePath = joinPath(opts.httpRoot, opts.base);
     this.agentPath = joinPath(this.basePath, AGENT_PATH);
+    this.registry = new Registry({ maxShared: opts.maxSharedNames ?? DEFAULT_MAX_SHARED_NAMES, ...(opts.forgetAfterMs ? { forgetAfterMs: opts.forgetAfterMs } : {}) });
   }
 
   get state(): CurrentState | null {
@@ -135,8 +168,9 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
     this.server = server;
     this.app = app;
     server.on('upgrade', this.onUpgrade);
-    app.use(this.opts.base, this.dispatch);
-    this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
+    this.untake = takeRequests(server, this.basePath, this.front);
+    app.use(this.opts.base, this.dispatch); // reached only through Express, with nodeAuth
+    this.heartbeat = setInterval(() => this.guard('heartbeat', () => this.beat()), this.opts.heartbeatMs);
   }
 
   /** Closes every agent connection (1001) and removes the routes; resolves within about a second. */
@@ -145,7 +179,10 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
     if (this.server) mounted.delete(this.agentPath); // only a started hub holds its path
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.server?.off('upgrade', this.onUpgrade);
+    this.untake?.();
+    this.untake = null;
     this.unmount();
+    for (const line of this.summary.flush(Date.now(), true)) this.opts.log.warn(line);
     const closing = [...this.conns].map(
       (c) =>
         new Promise<void>((resolve) => {
@@ -224,51 +261,144 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
     return this.opts.tokens.check(bearer(req.headers.authorization));
   }
 
-  private readonly dispatch = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void => {
-    const path = joinPath(new URL(req.url ?? '/', 'http://hub').pathname);
-    const route = this.routes.find((r) => r.method === req.method && (r.path === path || (r.prefix && (r.path === '/' || path.startsWith(`${r.path}/`)))));
-    if (!route) return next();
+  /** Requests under the base path, straight from the HTTP server (front.ts). */
+  private readonly front: FrontHandler = (req, res, pass) => {
+    if (this.opts.nodeAuth) {
+      keepBody(req);
+      return pass(); // through Node-RED's auth, then Express, to dispatch below
+    }
+    this.guardRequest(req, res, () => {
+      const t = requestTarget(req.url)!; // front.ts matched it, so it is a path
+      this.serve(req, res, { path: t.path.slice(this.basePath.length) || '/', search: t.search }, `${t.path}${t.search}`);
+    });
+  };
+
+  /** The same requests through Express (mounted at the base path, so req.url is below it). */
+  private readonly dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+    this.guardRequest(req, res, () => {
+      const original = requestTarget((req as { originalUrl?: string }).originalUrl);
+      this.serve(req, res, requestTarget(req.url), original && `${original.path}${original.search}`);
+    });
+  };
+
+  /** `target` is below the base path; handlers read req.url (the query) and originalUrl (the trailing slash), made safe for new URL(). */
+  private serve(req: IncomingMessage, res: ServerResponse, target: { path: string; search: string } | null, original: string | null): void {
+    if (!target || !original) return sendJson(res, 400, { error: 'bad request target' });
+    const path = joinPath(target.path);
+    req.url = `${target.path}${target.search}`;
+    (req as { originalUrl?: string }).originalUrl = original;
+    const matches = (r: Route) => r.path === path || (r.prefix && (r.path === '/' || path.startsWith(`${r.path}/`)));
+    const route = this.routes.find((r) => r.method === req.method && matches(r));
+    if (!route) {
+      if (this.routes.some(matches)) return sendJson(res, 405, { error: `method ${String(req.method).slice(0, 16)} not allowed here` });
+      return sendJson(res, 404, { error: 'no such route' });
+    }
     const bearerIdentity = this.authenticate(req);
     const identity: Identity | null = bearerIdentity ?? (this.opts.session?.(req) ? { kind: 'session' } : null);
     const allowed = route.access === 'agent' ? bearerIdentity : route.access === 'hub' ? identity : true;
-    if (!allowed) return sendJson(res, 401, { error: 'missing or wrong token (send Authorization: Bearer <token>)' });
-    if (route.access === 'hub' && identity?.kind === 'agent') return sendJson(res, 403, { error: 'this needs the hub token, not an agent token' });
+    if (!allowed) {
+      this.note('refused requests (missing or wrong token)', `${req.method} ${this.basePath}${path} from ${remoteAddress(req)} refused: missing or wrong token`);
+      return this.refuse(req, res, 401, 'missing or wrong token (send Authorization: Bearer <token>)');
+    }
+    if (route.access === 'hub' && identity?.kind === 'agent') return this.refuse(req, res, 403, 'this needs the hub token, not an agent token');
     // A session rides on a cookie: refuse changes a page on another site asked for.
-    if (identity?.kind === 'session' && req.method !== 'GET' && !sameSite(req)) return sendJson(res, 403, { error: 'cross-site request refused' });
+    if (identity?.kind === 'session' && req.method !== 'GET' && !sameSite(req)) return this.refuse(req, res, 403, 'cross-site request refused');
     const rest = route.prefix ? joinPath(path.slice(route.path.length)) : '/';
+    const next = () => sendJson(res, 404, { error: 'no such route' });
     Promise.resolve()
       .then(() => route.handler(req, res, { identity, rest, next }))
       .catch((err: unknown) => {
-        if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
-        this.opts.log.error(`${req.method} ${this.opts.base}${path} failed: ${(err as Error).message}`);
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal error (see the Node-RED log)' });
+        if (err instanceof HttpError) return res.headersSent ? res.destroy() : this.refuse(req, res, err.status, err.message);
+        this.internal(req, res, err);
       });
-  };
+  }
+
+  /** A refusal; a body the hub did not read is not read to its end (the connection closes). */
+  private refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string): void {
+    if (!req.complete) res.setHeader('Connection', 'close');
+    sendJson(res, status, { error });
+  }
+
+  private guardRequest(req: IncomingMessage, res: ServerResponse, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.internal(req, res, err);
+    }
+  }
+
+  /** An exception nobody expected: logged (summarised when it repeats), answered 500 without details. */
+  private internal(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    this.note('internal errors', `${String(req.method).slice(0, 16)} ${this.basePath} request failed: ${(err as Error)?.message ?? String(err)}`, 'error');
+    if (res.headersSent) return void res.destroy();
+    res.setHeader('Connection', 'close');
+    sendJson(res, 500, INTERNAL_ERROR);
+  }
+
+  /** Runs one edge (a timer, a socket event) so that nothing it throws reaches Node-RED. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.note('internal errors', `${what} failed: ${(err as Error)?.message ?? String(err)}`, 'error');
+    }
+  }
+
+  /** A warning from peers, summarised when it repeats (lib/log-summary), so that no peer floods the log. */
+  private note(kind: string, text: string, level: 'warn' | 'error' = 'warn'): void {
+    for (const line of this.summary.note(kind, text, Date.now())) this.opts.log[level](line);
+  }
 
   // ---- agents over WebSocket
 
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (new URL(req.url ?? '/', 'http://hub').pathname !== this.agentPath) return; // someone else's upgrade
-    const identity = this.authenticate(req);
-    if (!identity) {
-      this.opts.log.warn(`agent connection from ${remoteAddress(req)} refused: missing or wrong token`);
-      return refuseUpgrade(socket, 401, 'missing or wrong token');
+    try {
+      const target = requestTarget(req.url);
+      const path = target && joinPath(target.path);
+      if (!path || !isUnder(path, this.basePath)) return; // someone else's upgrade
+      if (path !== this.agentPath) return refuseUpgrade(socket, 404, `no WebSocket here: agents connect to ${this.agentPath}`);
+      const bad = badHandshake(req);
+      if (bad) return refuseUpgrade(socket, 400, bad);
+      const identity = this.authenticate(req);
+      if (!identity) {
+        this.note('refused agent connections (missing or wrong token)', `agent connection from ${remoteAddress(req)} refused: missing or wrong token`);
+        return refuseUpgrade(socket, 401, 'missing or wrong token');
+      }
+      const limit = this.opts.maxWaiting ?? DEFAULT_MAX_WAITING;
+      if (this.waiting >= limit) {
+        this.note('refused agent connections (too many waiting for hello)', `agent connection from ${remoteAddress(req)} refused: ${limit} connections already wait for their hello`);
+        return refuseUpgrade(socket, 503, `too many connections waiting for hello (limit ${limit})`);
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.guard('agent connection', () => this.accept(ws, req, identity)));
+    } catch (err) {
+      this.note('internal errors', `WebSocket upgrade failed: ${(err as Error)?.message ?? String(err)}`, 'error');
+      socket.destroy();
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, identity));
   };
 
   private accept(ws: WebSocket, req: IncomingMessage, identity: Identity): void {
     const helloMs = this.opts.helloTimeoutMs ?? 10_000;
     const conn: Conn = { ws, identity, address: remoteAddress(req), name: null, alive: true, helloTimer: null, why: null };
-    conn.helloTimer = setTimeout(() => this.fail(conn, 1008, `no hello within ${helloMs / 1000} s`), helloMs);
+    conn.helloTimer = setTimeout(() => this.guard('hello timer', () => this.fail(conn, 1008, `no hello within ${helloMs / 1000} s`)), helloMs);
     this.conns.add(conn);
+    this.waiting++;
     // ws closes an oversized frame with a bare 1009; give the agent the reason too.
     const close = ws.close.bind(ws);
     ws.close = (code?: number, reason?: string | Buffer) => close(code, reason ?? (code === 1009 ? `message too large (limit ${MAX_MESSAGE_BYTES} bytes)` : undefined));
-    ws.on('message', (data: RawData) => this.onMessage(conn, data));
+    ws.on('message', (data: RawData) => this.onFrame(conn, data));
     ws.on('pong', () => (conn.alive = true));
-    ws.on('error', (err) => this.opts.log.warn(`${this.label(conn)}: ${err.message}`)); // ws closes it (e.g. 1009 too large)
-    ws.on('close', (code, reason) => this.onClose(conn, code, reason.toString()));
+    ws.on('error', (err) => this.note('agent connection errors', `${this.label(conn)}: ${err.message}`)); // ws closes it (e.g. 1009 too large)
+    ws.on('close', (code, reason) => this.guard('agent connection close', () => this.onClose(conn, code, reason.toString())));
+  }
+
+  private onFrame(conn: Conn, data: RawData): void {
+    try {
+      this.onMessage(conn, data);
+    } catch (err) {
+      if (err instanceof RegistryFullError) return this.fail(conn, 1008, err.message);
+      this.note('internal errors', `message from ${this.label(conn)} failed: ${(err as Error)?.message ?? String(err)}`, 'error');
+      this.fail(conn, 1011, 'internal error');
+    }
   }
 
   private onMessage(conn: Conn, data: RawData): void {
@@ -284,8 +414,9 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
       if (conn.identity.kind === 'agent' && conn.identity.name !== msg.name) {
         return this.fail(conn, 1008, `this token belongs to agent ${JSON.stringify(conn.identity.name)}, not ${JSON.stringify(msg.name)}`);
       }
+      // The registry first: a new name beyond the shared token's cap is refused before it displaces anyone.
+      this.registry.report(msg.name, msg.health, { transport: 'ws', address: conn.address, shared: conn.identity.kind === 'hub' });
       this.hello(conn, msg.name);
-      this.registry.report(msg.name, msg.health, { transport: 'ws', address: conn.address });
       if (this.current) conn.ws.send(JSON.stringify(this.stateMessage(this.current)));
       return;
     }
@@ -293,7 +424,7 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
       case 'hello':
         return this.fail(conn, 1008, 'hello sent twice');
       case 'health':
-        return this.registry.report(conn.name, msg.health, { transport: 'ws', address: conn.address });
+        return this.registry.report(conn.name, msg.health, { transport: 'ws', address: conn.address, shared: conn.identity.kind === 'hub' });
       case 'applied':
         this.registry.applied(conn.name, msg);
         return;
@@ -306,9 +437,10 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
   private hello(conn: Conn, name: string): void {
     if (conn.helloTimer) clearTimeout(conn.helloTimer);
     conn.helloTimer = null;
+    this.waiting--;
     const older = this.byName.get(name);
     if (older) {
-      this.opts.log.warn(`agent ${JSON.stringify(name)} connected again from ${conn.address}; closing its older connection from ${older.address}`);
+      this.note('agent connections replaced', `agent ${JSON.stringify(name)} connected again from ${conn.address}; closing its older connection from ${older.address}`);
       older.why = 'replaced by a newer connection';
       older.ws.close(4000, 'replaced by a newer connection of the same agent');
     }
@@ -319,7 +451,7 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
 
   private onClose(conn: Conn, code: number, reason: string): void {
     if (conn.helloTimer) clearTimeout(conn.helloTimer);
-    this.conns.delete(conn);
+    if (this.conns.delete(conn) && conn.name === null) this.waiting--;
     if (conn.name === null || this.byName.get(conn.name) !== conn) return;
     this.byName.delete(conn.name);
     if (this.stopping) return;
@@ -327,8 +459,8 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
   }
 
   /** Closes one connection for a protocol error: logged, and the agent told why. */
-  private fail(conn: Conn, code: 1008 | 1009, why: string): void {
-    this.opts.log.warn(`${this.label(conn)} closed: ${why}`);
+  private fail(conn: Conn, code: 1008 | 1009 | 1011, why: string): void {
+    this.note('agent connections closed for protocol errors', `${this.label(conn)} closed: ${why}`);
     conn.why = why;
     if (conn.ws.readyState === WebSocket.OPEN) conn.ws.close(code, closeReason(why));
   }
@@ -342,7 +474,7 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
     for (const c of this.conns) {
       if (!c.alive) {
         c.why = `no answer to ping within ${this.opts.heartbeatMs / 1000} s`;
-        this.opts.log.warn(`${this.label(c)} dropped: ${c.why}`);
+        this.note('agent connections dropped (no answer to ping)', `${this.label(c)} dropped: ${c.why}`);
         c.ws.terminate();
         continue;
       }
@@ -350,6 +482,8 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
       c.ws.ping();
     }
     this.registry.sweep('http');
+    this.registry.forget();
+    for (const line of this.summary.flush(Date.now())) this.opts.log.warn(line);
   }
 }
 

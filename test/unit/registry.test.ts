@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isLate, Registry, type AgentChange } from '../../lib/registry';
+import { isLate, Registry, RegistryFullError, type AgentChange } from '../../lib/registry';
 import { health } from '../support/agent';
 
 const ws = { transport: 'ws' as const, address: '127.0.0.1' };
@@ -151,5 +151,77 @@ describe('agent registry', () => {
     r.remove('porch');
     r.report('porch', health(), ws);
     assert.equal(r.get('porch')!.eventsReceived, 0);
+  });
+});
+
+describe('registry bounds', () => {
+  const via = (shared: boolean) => ({ transport: 'ws' as const, address: '127.0.0.1', shared });
+
+  it('caps the names the shared token adds; known names and agents with their own token still report', () => {
+    const r = new Registry({ maxShared: 3 });
+    for (const n of ['a', 'b', 'c']) r.report(n, health(), via(true));
+    assert.throws(() => r.report('d', health(), via(true)), (err: unknown) => err instanceof RegistryFullError && /limit 3/.test(err.message));
+    r.report('a', health({ uptime: 9 }), via(true)); // known: fine
+    assert.equal(r.get('a')?.uptime, 9);
+    r.report('own', health(), via(false)); // its own token: not counted
+    assert.equal(r.counts().total, 4);
+    // A shared name that later comes with its own token frees its place.
+    r.report('b', health(), via(false));
+    r.report('d', health(), via(true));
+    assert.ok(r.get('d'));
+    // Removing frees a place too.
+    r.remove('c');
+    r.report('e', health(), via(true));
+    assert.throws(() => r.report('f', health(), via(true)), RegistryFullError);
+  });
+
+  it('forgets agents disconnected and silent past the forget time, and tells the listeners', () => {
+    const r = new Registry({ forgetAfterMs: 60_000 });
+    const events: AgentChange[] = [];
+    r.on('agent', (c) => events.push(c));
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    r.report('gone', health(), via(true), t0);
+    r.report('connected', health(), via(true), t0);
+    r.report('recent', health(), via(true), new Date(t0.getTime() + 30_000));
+    r.disconnected('gone', 'test');
+    r.disconnected('recent', 'test');
+    assert.deepEqual(r.forget(t0.getTime() + 59_000), []);
+    assert.deepEqual(r.forget(t0.getTime() + 60_000), ['gone']);
+    assert.equal(r.get('gone'), undefined);
+    assert.ok(r.get('connected'), 'a connected agent is never forgotten');
+    assert.ok(r.get('recent'));
+    const removed = events.find((e) => e.event === 'removed');
+    assert.match(removed?.detail ?? '', /forgotten: no report for 60 s/);
+    assert.deepEqual(r.counts(), { total: 2, connected: 1 });
+  });
+
+  it('keeps counts in step with every change (counts are O(1))', () => {
+    const r = new Registry();
+    r.report('a', health(), via(true));
+    r.report('b', health(), via(true));
+    r.report('a', health(), via(true));
+    assert.deepEqual(r.counts(), { total: 2, connected: 2 });
+    r.disconnected('a', 'x');
+    r.disconnected('a', 'x');
+    assert.deepEqual(r.counts(), { total: 2, connected: 1 });
+    r.remove('b');
+    r.remove('a');
+    assert.deepEqual(r.counts(), { total: 0, connected: 0 });
+  });
+
+  it('bounds event counts for names it does not know, and hands a count over when the agent reports', () => {
+    const r = new Registry({ maxShared: 2 });
+    r.eventReceived('x');
+    r.eventReceived('x');
+    for (let i = 0; i < 1000; i++) r.eventReceived(`flood-${i}`);
+    r.eventReceived('late');
+    r.report('late', health(), via(false));
+    assert.equal(r.get('late')?.eventsReceived, 1);
+    r.report('x', health(), via(false));
+    assert.equal(r.get('x')?.eventsReceived, 0, 'the oldest unknown count went first');
+    r.eventReceived('late');
+    r.report('late', health(), via(false));
+    assert.equal(r.get('late')?.eventsReceived, 2, 'the count stays across reports');
+    assert.ok((r as unknown as { received: Map<string, number> }).received.size <= 2);
   });
 });
