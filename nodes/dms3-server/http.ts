@@ -97,7 +97,7 @@ export function isUnder(path: string, base: string): boolean {
 }
 
 /** Refuses a WebSocket upgrade with a plain HTTP response, before any WebSocket exists. */
-export function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+export function refuseUpgrade(socket: Duplex, status: number, reason: string, extraHeaders: string[] = []): void {
   const text = JSON.stringify({ error: reason });
   const head = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
@@ -105,6 +105,7 @@ export function refuseUpgrade(socket: Duplex, status: number, reason: string): v
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(text)}`,
     ...(status === 401 ? ['WWW-Authenticate: Bearer'] : []),
+    ...extraHeaders,
   ];
   socket.once('finish', () => socket.destroy());
   socket.on('error', () => socket.destroy()); // the peer went away first: nothing to tell it

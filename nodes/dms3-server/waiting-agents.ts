@@ -7,6 +7,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AGENT_PATH } from '../../lib/protocol';
+import { refuseUpgrade, requestTarget } from './http';
 
 export const HOLD_MS = 4000; // below Node-RED's own 5 s
 export const MAX_HELD = 256;
@@ -19,9 +20,7 @@ interface Held {
 }
 
 function unavailable(socket: Duplex): void {
-  const text = JSON.stringify({ error: 'the hub is starting; retry' });
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  refuseUpgrade(socket, 503, 'the hub is starting; retry', ['Retry-After: 1']);
 }
 
 /** Untouched by anyone else (another upgrade listener may have taken it meanwhile). */
@@ -65,10 +64,19 @@ export class WaitingAgents {
     this.count--;
   }
 
+  // A listener on Node-RED's own server: whatever the request, it must never throw.
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    try {
+      this.hold(req, socket, head);
+    } catch {
+      socket.destroy();
+    }
+  };
+
+  private hold(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.handedOver.has(req)) return;
-    const path = new URL(req.url ?? '/', 'http://hub').pathname;
-    if (!path.endsWith(AGENT_PATH) || this.serving.has(path)) return; // not an agent's, or a hub takes it
+    const path = requestTarget(req.url)?.path;
+    if (!path?.endsWith(AGENT_PATH) || this.serving.has(path)) return; // not an agent's, or a hub takes it
     if (this.count >= this.limits.maxHeld) return unavailable(socket);
     const set = this.held.get(path) ?? new Set<Held>();
     this.held.set(path, set);
@@ -87,7 +95,7 @@ export class WaitingAgents {
     socket.once('close', () => {
       if (set.delete(h)) this.drop(h);
     });
-  };
+  }
 }
 
 const byServer = new WeakMap<Server, WaitingAgents>();
