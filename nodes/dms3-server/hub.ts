@@ -117,6 +117,11 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
     this.agentPath = joinPath(this.basePath, AGENT_PATH);
   }
 
+  /** The hub's tokens, for routes that decide who may act as which agent. */
+  get tokens(): Tokens {
+    return this.opts.tokens;
+  }
+
   get state(): CurrentState | null {
     return this.current && { ...this.current };
   }
@@ -281,9 +286,8 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
     conn.alive = true;
     if (conn.name === null) {
       if (msg.type !== 'hello') return this.fail(conn, 1008, `expected hello first, got ${msg.type}`);
-      if (conn.identity.kind === 'agent' && conn.identity.name !== msg.name) {
-        return this.fail(conn, 1008, `this token belongs to agent ${JSON.stringify(conn.identity.name)}, not ${JSON.stringify(msg.name)}`);
-      }
+      const refused = this.opts.tokens.refuseAs(conn.identity, msg.name);
+      if (refused) return this.fail(conn, 1008, refused);
       this.hello(conn, msg.name);
       this.registry.report(msg.name, msg.health, { transport: 'ws', address: conn.address });
       if (this.current) conn.ws.send(JSON.stringify(this.stateMessage(this.current)));
