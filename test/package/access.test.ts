@@ -4,10 +4,11 @@
 // refusing a non-loopback HOST without adminAuth.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeToken, tempDir } from '../support/agent-process';
+import { NodeRed } from '../support/node-red-process';
 import { HubRig } from '../support/real-hub';
 
 const root = join(__dirname, '..', '..', '..');
@@ -96,6 +97,38 @@ describe('access in a real node-red', () => {
     assert.match(owner.headers.get('set-cookie')!, /; Secure/, 'X-Forwarded-Proto believed from the trusted proxy');
     // The log names the forwarded client of each checked failure, and says the hub is slowed.
     assert.match(rig.red.log, /dashboard sign-in from 198\.51\.0\.9 refused: wrong password or token \(sign-ins slowed for the whole hub: one per 60 s\)/);
+  });
+});
+
+describe('the editor\'s token endpoint behind adminAuth', () => {
+  const dir = tempDir('dms3-adminauth-');
+  const userDir = join(dir.dir, 'node-red');
+  mkdirSync(join(userDir, 'node_modules'), { recursive: true });
+  symlinkSync(root, join(userDir, 'node_modules', 'node-red-contrib-dms3'), 'dir');
+  writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'dms3-adminauth', private: true, dependencies: { 'node-red-contrib-dms3': '*' } }));
+  const hash = '$2b$10$jjSEVhsHIdmSDF6qQvWTP.K5lhjvPlIbvrM9d1dxhJqMuqJlvjIuy'; // bcrypt of "x"
+  const red = new NodeRed({ userDir, settings: { adminAuth: { type: 'credentials', users: [{ username: 'admin', password: hash, permissions: '*' }, { username: 'viewer', password: hash, permissions: 'read' }] } } });
+  before(() => red.start());
+  after(async () => {
+    await red.stop();
+    dir.remove();
+  });
+
+  async function login(username: string, scope: string): Promise<string> {
+    const r = await red.request('POST', '/auth/token', { client_id: 'node-red-admin', grant_type: 'password', scope, username, password: 'x' });
+    assert.equal(r.status, 200, r.text);
+    return (r.json() as { access_token: string }).access_token;
+  }
+
+  it('mints only for a signed-in editor user who may write', async () => {
+    assert.equal((await red.request('POST', '/dms3-server/agent-token')).status, 401);
+    const viewer = await login('viewer', 'read');
+    assert.equal((await red.request('POST', '/dms3-server/agent-token', undefined, { authorization: `Bearer ${viewer}` })).status, 401);
+    const admin = await login('admin', '*');
+    const ok = await red.request('POST', '/dms3-server/agent-token', undefined, { authorization: `Bearer ${admin}` });
+    assert.equal(ok.status, 200);
+    assert.match((ok.json() as { stored: string }).stored, /^sha256:[0-9a-f]{64}$/);
+    assert.ok(!red.log.includes((ok.json() as { token: string }).token), 'the minted token is not logged');
   });
 });
 
