@@ -1,5 +1,8 @@
 // `npm start`: a local Node-RED on 127.0.0.1 with this package in the palette and the shipped
-// server flow deployed. User data lives in .nodered/ (git-ignored).
+// server flow deployed. User data lives in .nodered/ (git-ignored). A HOST other than loopback is
+// refused unless the editor is protected (DMS3_ADMIN_USER + DMS3_ADMIN_HASH become Node-RED's
+// adminAuth): the editor and its admin API can run any code on this machine.
+// `--dry-run` prepares the user directory and settings, then exits without starting Node-RED.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -11,6 +14,24 @@ const userDir = process.env.DMS3_USER_DIR ?? join(root, '.nodered');
 const port = Number(process.env.PORT ?? 1880);
 const host = process.env.HOST ?? '127.0.0.1';
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const dryRun = process.argv.includes('--dry-run');
+
+const loopback = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i.test(host);
+const adminUser = process.env.DMS3_ADMIN_USER ?? '';
+const adminHash = process.env.DMS3_ADMIN_HASH ?? '';
+if ((adminUser || adminHash) && (!adminUser || !/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(adminHash))) {
+  console.error('npm start: set both DMS3_ADMIN_USER and DMS3_ADMIN_HASH (a bcrypt hash, see below); DMS3_ADMIN_HASH is not a bcrypt hash.');
+  process.exit(78);
+}
+if (!loopback && !adminUser) {
+  console.error(`npm start: refusing HOST=${host}: the Node-RED editor would be open to anyone who can reach it, and the editor can run any code on this machine.
+Protect it first (Node-RED's adminAuth), e.g.:
+  export DMS3_ADMIN_USER=admin
+  export DMS3_ADMIN_HASH="$(node -e "console.log(require('bcryptjs').hashSync(process.argv[1], 10))" 'your long password')"
+  HOST=${host} npm start
+or keep HOST=127.0.0.1 and put a reverse proxy with HTTPS in front (README, "The dashboard › HTTPS").`);
+  process.exit(78);
+}
 
 mkdirSync(join(userDir, 'node_modules'), { recursive: true });
 const link = join(userDir, 'node_modules', pkg.name);
@@ -42,9 +63,10 @@ if (!existsSync(join(userDir, 'flows.json')) || !existsSync(hashFile) || readFil
   writeFileSync(hashFile, hash);
 }
 
+const adminAuth = adminUser ? `\n  adminAuth: { type: 'credentials', users: [{ username: ${JSON.stringify(adminUser)}, password: ${JSON.stringify(adminHash)}, permissions: '*' }] },` : '';
 writeFileSync(
   join(userDir, 'settings.js'),
-  `module.exports = {
+  `module.exports = {${adminAuth}
   uiHost: ${JSON.stringify(host)},
   uiPort: ${port},
   flowFile: 'flows.json',
@@ -53,7 +75,12 @@ writeFileSync(
   logging: { console: { level: 'info' } },
 };
 `,
+  { mode: 0o600 },
 );
+if (dryRun) {
+  console.log(`npm start --dry-run: settings written to ${join(userDir, 'settings.js')}`);
+  process.exit(0);
+}
 
 const red = spawn(process.execPath, [join(root, 'node_modules', 'node-red', 'red.js'), '--userDir', userDir, '--settings', join(userDir, 'settings.js')], {
   stdio: ['ignore', 'pipe', 'inherit'],
@@ -64,7 +91,8 @@ red.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   if (!announced && /Started flows|Server now running/.test(chunk.toString())) {
     announced = true;
-    console.log(`\nDMS3 server flow running.\n  Editor:     http://${host}:${port}/\n  Dashboard:  http://${host}:${port}/dms3/  (sign in with the agent token, or set a dashboard password in the hub node)\n  Agent token (${tokenSource}): ${token}\n`);
+    // The hub token stays on this machine: it is not printed. Each Pi gets its own token (hub node › Add agent).
+    console.log(`\nDMS3 server flow running.\n  Editor:     http://${host}:${port}/${adminUser ? `  (user ${adminUser})` : ''}\n  Dashboard:  http://${host}:${port}/dms3/  (sign in with the hub token, kept in ${tokenSource}, or set a dashboard password in the hub node)\n  Agents:     give each Pi its own token: double-click the DMS3 hub, Add agent\n`);
   }
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => red.kill(sig));

@@ -5,7 +5,7 @@ import { FieldError } from '../../lib/errors';
 import { isOverride } from '../../lib/policy';
 import { MAX_MESSAGE_BYTES, parseAgentMessage, ProtocolError, type AgentMessage } from '../../lib/protocol';
 import { isLate, RegistryFullError } from '../../lib/registry';
-import type { Identity } from './auth';
+import type { Identity, Tokens } from './auth';
 import { HttpError, readBody, readJson, remoteAddress, sendJson } from './http';
 import type { Hub } from './hub';
 
@@ -20,12 +20,13 @@ function currentOr503(hub: Hub) {
 }
 
 /** Which agent an HTTP report is from: hello names itself, others use the header or the agent's own token. */
-function agentName(msg: AgentMessage, req: IncomingMessage, identity: Identity | null): string {
+function agentName(msg: AgentMessage, req: IncomingMessage, identity: Identity | null, tokens: Tokens): string {
   const header = req.headers[AGENT_HEADER];
   const claimed = msg.type === 'hello' ? msg.name : typeof header === 'string' && header !== '' ? header : identity?.kind === 'agent' ? identity.name : null;
   if (claimed === null) throw new HttpError(400, `name the agent: send hello, or the ${AGENT_HEADER} header`);
   if (claimed.length > 64) throw new HttpError(400, `${AGENT_HEADER}: an agent name has at most 64 characters`);
-  if (identity?.kind === 'agent' && identity.name !== claimed) throw new HttpError(403, `this token belongs to agent ${JSON.stringify(identity.name)}, not ${JSON.stringify(claimed)}`);
+  const refused = tokens.refuseAs(identity, claimed);
+  if (refused) throw new HttpError(403, refused);
   return claimed;
 }
 
@@ -43,7 +44,7 @@ export function addApiRoutes(hub: Hub): void {
         if (err instanceof ProtocolError) throw new HttpError(400, err.message);
         throw err;
       }
-      const name = agentName(msg, req, identity);
+      const name = agentName(msg, req, identity, hub.tokens);
       const via = { transport: 'http' as const, address: remoteAddress(req), shared: identity?.kind === 'hub' };
       switch (msg.type) {
         case 'hello':

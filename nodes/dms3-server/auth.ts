@@ -1,6 +1,8 @@
-// Tokens of the hub: one shared token (agents and the API) and optional per-agent tokens, so that a
-// lost Pi can be revoked alone. Checked in constant time over SHA-256 digests; never logged.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Tokens of the hub: the hub token (the API, and agents without a token of their own) and per-agent
+// tokens, one per Pi, so that a lost Pi can be revoked alone and holds nothing that opens the rest.
+// Checked in constant time over SHA-256 digests; never logged. An agent's line may hold the token's
+// digest (`name=sha256:<hex>`, what the editor's "Add agent" stores) instead of the token itself.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { FieldError } from '../../lib/errors';
 
 /**
@@ -10,6 +12,7 @@ import { FieldError } from '../../lib/errors';
 export type Identity = { kind: 'hub' } | { kind: 'agent'; name: string } | { kind: 'session' };
 
 const NAME = /^[^\s=]{1,64}$/;
+const DIGEST = /^sha256:([0-9a-f]{64})$/;
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -43,7 +46,26 @@ export class Tokens {
 
   constructor(hubToken: string, agentTokens: Map<string, string>) {
     this.hub = hubToken ? digest(hubToken) : null;
-    this.agents = [...agentTokens].map(([name, token]) => ({ name, digest: digest(token) }));
+    this.agents = [...agentTokens].map(([name, token]) => {
+      const stored = DIGEST.exec(token);
+      return { name, digest: stored ? Buffer.from(stored[1], 'hex') : digest(token) };
+    });
+  }
+
+  /** Whether `name` has a token of its own. */
+  hasOwn(name: string): boolean {
+    return this.agents.some((a) => a.name === name);
+  }
+
+  /**
+   * Why `identity` may not act as agent `name`, or null when it may: an agent token only as its own
+   * name, and the hub token never as a name that has its own token (so a leaked hub token cannot
+   * displace or impersonate a Pi that has one).
+   */
+  refuseAs(identity: Identity | null, name: string): string | null {
+    if (identity?.kind === 'agent' && identity.name !== name) return `this token belongs to agent ${JSON.stringify(identity.name)}, not ${JSON.stringify(name)}`;
+    if (identity?.kind === 'hub' && this.hasOwn(name)) return `agent ${JSON.stringify(name)} has its own token: the hub token cannot act as it`;
+    return null;
   }
 
   get empty(): boolean {
@@ -61,4 +83,10 @@ export class Tokens {
     }
     return found;
   }
+}
+
+/** A fresh agent token and the line the hub keeps for it (the digest only). */
+export function mintAgentToken(): { token: string; stored: string } {
+  const token = randomBytes(24).toString('base64url');
+  return { token, stored: `sha256:${digest(token).toString('hex')}` };
 }

@@ -9,9 +9,9 @@ import { agentCard, agentId, cardOrder, isShown, mergePresence, SERVER_ID, type 
 import { classify, msUntilChange, type HealthLevel } from '../../lib/health';
 import type { AgentChange, AgentEntry } from '../../lib/registry';
 import type { Identity } from './auth';
-import { HttpError, readBody, remoteAddress, sameSite, sendJson } from './http';
+import { HttpError, readBody, sameSite, sendJson } from './http';
 import type { Hub, Logger, RouteContext } from './hub';
-import { LoginThrottle, type Sessions } from './session';
+import { LoginLimiter, type Sessions } from './session';
 
 /** The page's files, as the build lays them out (dist/dashboard beside dist/nodes). */
 export const ASSET_DIR = join(__dirname, '..', '..', 'dashboard');
@@ -29,6 +29,8 @@ export interface DashboardSetup {
   hub: Hub;
   options: DashboardOptions;
   sessions: Sessions;
+  /** The hub-wide sign-in limiter (a default one when absent; tests pass one with their own clock). */
+  limiter?: LoginLimiter;
   /** The server card's name, this package's and Node-RED's versions. */
   server: { name: string; version: string; nodeRed: string };
   /** The custom files, resolved to absolute paths (or null for the shipped ones). */
@@ -84,7 +86,7 @@ export class Dashboard {
   /** The health level last sent for each known agent (hidden ones too). */
   private readonly levels = new Map<string, HealthLevel>();
   private order: string[] = [];
-  private readonly throttle = new LoginThrottle();
+  private readonly limiter: LoginLimiter;
   private readonly removers: (() => void)[] = [];
   private readonly osRelease = osRelease();
   private timer: NodeJS.Timeout | null = null;
@@ -93,7 +95,9 @@ export class Dashboard {
   private counts = '';
   private settling: NodeJS.Immediate | null = null;
 
-  constructor(private readonly s: DashboardSetup) {}
+  constructor(private readonly s: DashboardSetup) {
+    this.limiter = s.limiter ?? new LoginLimiter();
+  }
 
   start(): void {
     const { hub } = this.s;
@@ -158,24 +162,36 @@ export class Dashboard {
     if (this.s.options.access === 'password' && !this.signedIn(identity)) throw new HttpError(401, 'sign in to the dashboard first');
   }
 
-  /** Signs in with a password or token (setting the cookie); a wrong one counts against the address. */
-  private signIn(req: IncomingMessage, res: ServerResponse, secret: string): 'ok' | 'wrong' | 'blocked' {
-    const address = remoteAddress(req);
-    if (this.throttle.blocked(address)) return 'blocked';
-    if (!this.s.sessions.enabled || !this.s.sessions.checkSecret(secret)) {
-      this.throttle.failed(address);
-      this.s.log.warn(`dashboard sign-in from ${address} refused: wrong password or token`);
+  /**
+   * Signs in with a password or token (setting the cookie). Failures count for the whole hub, not per
+   * address (addresses are cheap to change, and behind a proxy everybody shares one); a browser that
+   * signed in before passes the hub-wide limiter with a few failures of its own.
+   */
+  private signIn(req: IncomingMessage, res: ServerResponse, secret: string): 'ok' | 'wrong' | number {
+    const { sessions } = this.s;
+    const known = sessions.knownDevice(req);
+    if (!known) {
+      const slot = this.limiter.take();
+      if (!slot.ok) return slot.retryMs;
+    }
+    if (!sessions.enabled || !sessions.checkSecret(secret)) {
+      if (known) sessions.deviceFailed(req);
+      else this.limiter.failed();
+      this.s.log.warn(`dashboard sign-in from ${sessions.proxies.client(req)} refused: wrong password or token${this.limiter.engaged ? ` (sign-ins slowed for the whole hub: one per ${this.limiter.slotMs / 1000} s)` : ''}`);
       return 'wrong';
     }
-    this.throttle.succeeded(address);
-    this.s.sessions.signIn(req, res);
+    sessions.signIn(req, res);
     return 'ok';
   }
 
   /** The answer to a sign-in: on to the dashboard, or the form again with the reason. */
-  private afterSignIn(res: ServerResponse, result: 'ok' | 'wrong' | 'blocked', wrong: string): void | Promise<void> {
+  private afterSignIn(res: ServerResponse, result: 'ok' | 'wrong' | number, wrong: string): void | Promise<void> {
     if (result === 'ok') return redirect(res, './');
-    if (result === 'blocked') return this.loginPage(res, 429, 'Too many failed sign-ins from this address: try again in 15 minutes.');
+    if (typeof result === 'number') {
+      const s = Math.max(1, Math.ceil(result / 1000));
+      res.setHeader('Retry-After', String(s));
+      return this.loginPage(res, 429, `Too many failed sign-ins to this hub: try again in ${s} s.`);
+    }
     return this.loginPage(res, 401, wrong);
   }
 

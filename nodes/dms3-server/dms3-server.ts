@@ -8,10 +8,10 @@ import { FieldError } from '../../lib/errors';
 import { DEFAULT_THRESHOLDS } from '../../lib/health';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { addApiRoutes } from './api';
-import { parseAgentTokens, Tokens } from './auth';
+import { mintAgentToken, parseAgentTokens, Tokens } from './auth';
 import { Dashboard } from './dashboard';
 import { Hub, joinPath, type HubNode } from './hub';
-import { Sessions } from './session';
+import { Sessions, TrustedProxies } from './session';
 import { SeenKeys } from './event-keys';
 import { addEventRoute, DEFAULT_EVENT_LIMIT_MB, EventIntake, type EventsNode } from './events';
 import { waitingAgents } from './waiting-agents';
@@ -20,6 +20,8 @@ interface ServerDef extends NodeDef {
   base?: string;
   heartbeat?: string | number;
   eventLimit?: string | number; // MB
+  /** Addresses of the reverse proxy whose X-Forwarded-For/-Proto are believed (none by default). */
+  trustProxy?: string;
 }
 
 const DEFAULT_BASE = '/dms3';
@@ -60,7 +62,12 @@ export = function (RED: NodeAPI) {
     try {
       const options = parseDashboardOptions(config);
       if (!options.enabled) return null;
-      const sessions = new Sessions([node.credentials?.password ?? '', hubToken], joinPath(httpRoot(), config.base || DEFAULT_BASE));
+      const sessions = new Sessions([node.credentials?.password ?? '', hubToken], {
+        path: joinPath(httpRoot(), config.base || DEFAULT_BASE),
+        file: RED.settings.userDir ? join(RED.settings.userDir, 'dms3', `sessions-${node.id.replace(/[^A-Za-z0-9_-]/g, '_')}.json`) : null,
+        proxies: trustedProxies(config.trustProxy),
+        warn: (m) => node.warn(m),
+      });
       if (options.access === 'password' && !sessions.enabled) throw new FieldError('access', options.access, 'set a dashboard password (or a hub token) to sign in with');
       if (options.access === 'node-red' && !RED.settings.httpNodeAuth) node.warn('dashboard access is left to Node-RED, but httpNodeAuth is not set in settings.js: anyone who can reach Node-RED can read the dashboard');
       return { options, sessions, files: { stylesheet: customFile('stylesheet', options.stylesheet), template: customFile('template', options.template) } };
@@ -68,6 +75,11 @@ export = function (RED: NodeAPI) {
       node.error(`dashboard not started: ${(err as Error).message}`);
       return null;
     }
+  }
+
+  function trustedProxies(value: string | undefined): TrustedProxies {
+    for (const a of (value ?? '').split(/[\s,]+/)) if (a !== '' && !/^[0-9A-Fa-f.:]{2,45}$/.test(a)) throw new FieldError('trustProxy', a, 'expected IP addresses of your reverse proxy, e.g. 127.0.0.1');
+    return new TrustedProxies(value);
   }
 
   function eventLimitBytes(value: string | number | undefined): number {
@@ -151,6 +163,16 @@ export = function (RED: NodeAPI) {
       });
     });
   }
+
+  // The editor's "Add agent": a fresh token for one Pi, shown once; the hub keeps only its digest.
+  // Behind Node-RED's adminAuth like the rest of the editor (the test helper's RED has no auth).
+  type Handler = (req: unknown, res: { json(body: unknown): void; set(k: string, v: string): void }, next: () => void) => void;
+  const { auth } = RED as unknown as { auth?: { needsPermission(p: string): Handler } };
+  const mayWrite: Handler = auth ? auth.needsPermission('dms3-server.write') : (_req, _res, next) => next();
+  (RED.httpAdmin as unknown as { post(path: string, ...h: Handler[]): void } | undefined)?.post('/dms3-server/agent-token', mayWrite, (_req, res) => {
+    res.set('Cache-Control', 'no-store');
+    res.json(mintAgentToken());
+  });
 
   RED.nodes.registerType('dms3-server', ServerNode, {
     credentials: { token: { type: 'password' }, agentTokens: { type: 'text' }, password: { type: 'password' } },

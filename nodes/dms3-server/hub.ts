@@ -150,6 +150,11 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
     this.registry = new Registry({ maxShared: opts.maxSharedNames ?? DEFAULT_MAX_SHARED_NAMES, ...(opts.forgetAfterMs ? { forgetAfterMs: opts.forgetAfterMs } : {}) });
   }
 
+  /** The hub's tokens, for routes that decide who may act as which agent. */
+  get tokens(): Tokens {
+    return this.opts.tokens;
+  }
+
   get state(): CurrentState | null {
     return this.current && { ...this.current };
   }
@@ -411,9 +416,8 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
     conn.alive = true;
     if (conn.name === null) {
       if (msg.type !== 'hello') return this.fail(conn, 1008, `expected hello first, got ${msg.type}`);
-      if (conn.identity.kind === 'agent' && conn.identity.name !== msg.name) {
-        return this.fail(conn, 1008, `this token belongs to agent ${JSON.stringify(conn.identity.name)}, not ${JSON.stringify(msg.name)}`);
-      }
+      const refused = this.opts.tokens.refuseAs(conn.identity, msg.name);
+      if (refused) return this.fail(conn, 1008, refused);
       // The registry first: a new name beyond the shared token's cap is refused before it displaces anyone.
       this.registry.report(msg.name, msg.health, { transport: 'ws', address: conn.address, shared: conn.identity.kind === 'hub' });
       this.hello(conn, msg.name);

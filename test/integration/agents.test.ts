@@ -4,8 +4,10 @@
 // child, command mode with marker files) on loopback. Node-RED and agents are killed and restarted.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AgentChange } from '../../lib/registry';
+import { mintAgentToken } from '../../nodes/dms3-server/auth';
 import { alive, makeToken, until, type AgentRun } from '../support/agent-process';
 import { agentSetup, HubRig, type AgentSetup } from '../support/real-hub';
 
@@ -31,8 +33,9 @@ function isRunning(a: AgentSetup): boolean {
 
 describe('hub and agents together (real Node-RED, real agent processes)', () => {
   const token = makeToken();
-  const ownToken = makeToken();
-  const rig = new HubRig({ token, agentTokens: { 'cam-own': ownToken } });
+  // As the hub editor's "Add agent" mints it: the Pi gets the token, the hub keeps only its digest.
+  const { token: ownToken, stored: ownStored } = mintAgentToken();
+  const rig = new HubRig({ token, agentTokens: { 'cam-own': ownStored } });
   let proc: AgentSetup; // process mode, server-lost action start
   let cmd: AgentSetup; // command mode, server-lost action stop
   let keep: AgentSetup; // command mode, server-lost action keep
@@ -114,11 +117,13 @@ describe('hub and agents together (real Node-RED, real agent processes)', () => 
     const pollIntruder = agentSetup(rig.dir, { name: 'poll-intruder', server: rig.httpUrl, mode: 'noop' });
     const own = agentSetup(rig.dir, { name: 'cam-own', server: rig.wsUrl, mode: 'command' });
     const impostor = agentSetup(rig.dir, { name: 'impostor', server: rig.wsUrl, mode: 'noop' });
+    const displacer = agentSetup(join(rig.dir, 'displacer'), { name: 'cam-own', server: rig.wsUrl, mode: 'noop' });
     const wrong = makeToken();
     const runIntruder = start(intruder, wrong);
     const runPollIntruder = start(pollIntruder, wrong);
     const runOwn = start(own, ownToken);
     const runImpostor = start(impostor, ownToken);
+    const runDisplacer = rig.agent(displacer.config, token); // the hub token, posing as cam-own
 
     // The agent with its own token is served like any other.
     const state = await rig.state();
@@ -134,11 +139,17 @@ describe('hub and agents together (real Node-RED, real agent processes)', () => 
     const names = (await rig.agentList()).map((a) => a.name);
     assert.ok(names.includes('cam-own'));
     for (const n of ['intruder', 'poll-intruder', 'impostor']) assert.ok(!names.includes(n), `${n} is not listed`);
-    // An agent's own token does not open the hub's API.
+    // Once cam-own has its own token, the shared hub token cannot take its place.
+    await runDisplacer.waitForOutput(/closed \(1008 agent "cam-own" has its own token: the hub token cannot act as it\); retrying in/, 30_000);
+    assert.equal((await rig.agentList()).find((a) => a.name === 'cam-own')?.connected, true, 'the real cam-own stays connected');
+    assert.ok(!rig.red.log.includes(ownToken) && !rig.red.log.includes(token), 'no token in the hub log');
+    // An agent's own token does not open the hub's API: no list, no override, no delete.
     assert.equal((await rig.api('GET', '/api/agents', undefined, ownToken)).status, 403);
+    assert.equal((await rig.api('POST', '/api/override', { mode: 'stop' }, ownToken)).status, 403);
+    assert.equal((await rig.api('DELETE', '/api/agents/cam-proc', undefined, ownToken)).status, 403);
     assert.equal((await rig.api('GET', '/api/agents', undefined, wrong)).status, 401);
 
-    for (const r of [runIntruder, runPollIntruder, runImpostor, runOwn]) await rig.stopAgent(r);
+    for (const r of [runIntruder, runPollIntruder, runImpostor, runDisplacer, runOwn]) await rig.stopAgent(r);
     await until(async () => (await rig.agentList()).find((a) => a.name === 'cam-own')?.connected === false, 15_000, 'cam-own disconnected');
     assert.equal((await rig.api('DELETE', '/api/agents/cam-own')).status, 204);
     assert.ok(!(await rig.agentList()).some((a) => a.name === 'cam-own'));

@@ -21,7 +21,7 @@ async function serve(keepAliveMs = 15_000, raw: Record<string, unknown> = { acce
   const app = express();
   const server = createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const sessions = new Sessions([TOKEN], '/dms3');
+  const sessions = new Sessions([TOKEN], { path: '/dms3' });
   const hub = new Hub({ base: '/dms3', httpRoot: '/', heartbeatMs: 10_000, tokens: new Tokens(TOKEN, new Map()), log: quiet, session: sessions.check });
   const dashboard = new Dashboard({ hub, options: parseDashboardOptions(raw), sessions, server: { name: 'hub', version: '0.0.0', nodeRed: 'test' }, files: { stylesheet: null, template: null }, keepAliveMs, log: quiet });
   hub.start(server, app);

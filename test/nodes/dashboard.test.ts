@@ -50,7 +50,8 @@ async function signIn(secret = PASSWORD): Promise<string> {
   return r.headers.get('set-cookie')!.split(';')[0];
 }
 
-async function agent(name: string, token = HUB): Promise<TestAgent> {
+/** An agent on the hub: kitchen with its own token (the hub token may not act as it), others with the hub token. */
+async function agent(name: string, token = name === 'kitchen' ? KITCHEN : HUB): Promise<TestAgent> {
   const a = new TestAgent(`${helper.url().replace(/^http/, 'ws')}/dms3/agent`, { token, name });
   cleanup.push(() => a.close());
   await a.open();
@@ -69,7 +70,13 @@ function logged(level?: number): string[] {
 }
 
 describe('dashboard', () => {
-  before(() => helper.startServer());
+  // A user directory, as Node-RED always has: the hub keeps its sessions there across redeploys.
+  const userDir = mkdtempSync(join(tmpdir(), 'dms3-dashboard-'));
+  before(() => {
+    helper.settings({ userDir });
+    return helper.startServer();
+  });
+  after(() => rmSync(userDir, { recursive: true, force: true }));
   afterEach(async () => {
     for (const c of cleanup.splice(0).reverse()) await c();
     await helper.unload();
@@ -129,7 +136,7 @@ describe('dashboard', () => {
     assert.equal(signedIn.status, 303);
     assert.equal(signedIn.headers.get('location'), './');
     const setCookie = signedIn.headers.get('set-cookie')!;
-    assert.match(setCookie, /^dms3_session=[0-9a-z]+\.[\w-]+; Path=\/dms3; Max-Age=2592000; HttpOnly; SameSite=Strict$/);
+    assert.match(setCookie, /^dms3_session=[\w-]{43}; Path=\/dms3; Max-Age=2592000; HttpOnly; SameSite=Strict, dms3_device=[\w-]{43}; Path=\/dms3; Max-Age=31536000; HttpOnly; SameSite=Strict$/);
     const cookie = setCookie.split(';')[0];
 
     const view = await http('/', { cookie });
@@ -154,7 +161,53 @@ describe('dashboard', () => {
     const out = await http('/logout', { method: 'POST', cookie });
     assert.equal(out.status, 303);
     assert.match(out.headers.get('set-cookie')!, /^dms3_session=; Path=\/dms3; Max-Age=0/);
-    assert.ok(!logged().some((m) => m.includes(PASSWORD) || m.includes(HUB)), 'no secret in the log');
+    // Signing out ends the session on the server: the old cookie, kept by anybody, opens nothing.
+    assert.equal((await http('/api/view', { cookie })).status, 401);
+    assert.equal((await http('/', { cookie })).headers.get('location'), 'login');
+    assert.equal((await http('/api/override', { cookie, json: { mode: 'stop' } })).status, 401);
+    assert.ok(!logged().some((m) => m.includes(PASSWORD) || m.includes(HUB) || m.includes(KITCHEN)), 'no secret in the log');
+  });
+
+  it('a new password or hub token ends every session', async () => {
+    await helper.load(NODES, flow(), creds());
+    const cookie = await signIn();
+    assert.equal((await http('/api/view', { cookie })).status, 200);
+    await helper.unload();
+    await helper.load(NODES, flow(), creds());
+    assert.equal((await http('/api/view', { cookie })).status, 200, 'a redeploy with the same secrets keeps it');
+    await helper.unload();
+    await helper.load(NODES, flow(), creds({ password: 'a new password 5678' }));
+    assert.equal((await http('/api/view', { cookie })).status, 401);
+    const again = await signIn('a new password 5678');
+    await helper.unload();
+    await helper.load(NODES, flow(), creds({ password: 'a new password 5678', token: `${HUB}-new` }));
+    assert.equal((await http('/api/view', { cookie: again })).status, 401);
+  });
+
+  it('an agent token never signs in, overrides, lists, deletes or displaces another agent', async () => {
+    await helper.load(NODES, flow({ access: 'open' }), creds());
+    const hub = helper.getNode('hub').hub;
+    await waitFor(() => hub.state, 2000, 'first decision');
+    const bearer = { Authorization: `Bearer ${KITCHEN}` };
+    assert.equal((await http('/login', { form: { password: KITCHEN } })).status, 401);
+    assert.equal((await http(`/?token=${KITCHEN}`)).status, 401);
+    assert.equal((await http('/api/override', { json: { mode: 'stop' }, headers: bearer })).status, 403);
+    assert.equal((await http('/api/agents', { headers: bearer })).status, 403);
+    const garage = await agent('garage');
+    await waitFor(() => hub.registry.get('garage')?.connected, 2000, 'garage connected');
+    assert.equal((await http('/api/agents/garage', { method: 'DELETE', headers: bearer })).status, 403);
+    const posing = await http('/api/report', { json: { v: 1, type: 'hello', name: 'garage', health: health() }, headers: bearer });
+    assert.equal(posing.status, 403);
+    assert.match(JSON.parse(posing.text).error, /belongs to agent "kitchen"/);
+    assert.equal(hub.registry.get('garage')?.connected, true, 'garage keeps its connection');
+    void garage;
+    // And the shared hub token cannot take the place of an agent that has its own token.
+    const hubAsKitchen = await http('/api/report', { json: { v: 1, type: 'hello', name: 'kitchen', health: health() }, headers: { Authorization: `Bearer ${HUB}` } });
+    assert.equal(hubAsKitchen.status, 403);
+    assert.match(JSON.parse(hubAsKitchen.text).error, /"kitchen" has its own token/);
+    for (const text of [posing.text, hubAsKitchen.text, (await http('/api/agents', { headers: { Authorization: `Bearer ${HUB}` } })).text]) {
+      assert.ok(!text.includes(KITCHEN) && !text.includes(HUB), 'no token in an answer');
+    }
   });
 
   it('the override needs a sign-in or the hub token in every mode, and refuses cross-site requests', async () => {
@@ -199,14 +252,33 @@ describe('dashboard', () => {
     assert.equal((await http('/api/override', { json: { mode: 'stop' } })).status, 401);
   });
 
-  it('throttles failed sign-ins from one address', async () => {
+  it('slows failed sign-ins for the whole hub, whatever address they claim; a browser that signed in before still gets in', async () => {
     await helper.load(NODES, flow(), creds());
-    for (let i = 0; i < 10; i++) assert.equal((await http('/login', { form: { password: `guess ${i}` } })).status, 401);
-    const blocked = await http('/login', { form: { password: PASSWORD } });
+    // The owner signed in from this browser before: it holds a known-device cookie.
+    const first = await http('/login', { form: { password: PASSWORD } });
+    const device = /dms3_device=[^;]+/.exec(first.headers.get('set-cookie')!)![0];
+    // A guesser rotating X-Forwarded-For (no proxy is trusted) gets 10 checked guesses, then 429s.
+    let checked = 0;
+    for (let i = 0; i < 40; i++) {
+      const r = await http('/login', { form: { password: `guess ${i}` }, headers: { 'X-Forwarded-For': `198.51.100.${i}` } });
+      assert.ok(r.status === 401 || r.status === 429, String(r.status));
+      if (r.status === 401) checked++;
+    }
+    assert.equal(checked, 10);
+    const blocked = await http('/login', { form: { password: PASSWORD }, headers: { 'X-Forwarded-For': '203.0.113.1' } });
     assert.equal(blocked.status, 429);
-    assert.match(blocked.text, /Too many failed sign-ins from this address/);
+    assert.match(blocked.text, /Too many failed sign-ins to this hub: try again in \d+ s/);
+    const retry = Number(blocked.headers.get('retry-after'));
+    assert.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}`);
     assert.match(blocked.headers.get('content-type')!, /^text\/html/);
     assert.equal((await http(`/?token=${HUB}`)).status, 429);
+    // The owner's browser is not held up by the guesser.
+    const owner = await http('/login', { form: { password: PASSWORD }, headers: { Cookie: device } });
+    assert.equal(owner.status, 303);
+    // A stolen-looking device cookie that fails 5 times is a stranger again.
+    for (let i = 0; i < 5; i++) assert.equal((await http('/login', { form: { password: `x${i}` }, headers: { Cookie: device } })).status, 401);
+    assert.equal((await http('/login', { form: { password: PASSWORD }, headers: { Cookie: device } })).status, 429);
+    assert.equal(logged().filter((m) => /sign-in from .* refused/.test(m)).length, 15, 'one line per checked attempt, none for the refused ones');
   });
 
   it('streams a snapshot, then every change: agents, health by the clock, state and presence; ends on close', async () => {

@@ -27,7 +27,9 @@ const api = (path: string) => `${helper.url()}/dms3${path}`;
 const wsUrl = () => `${helper.url().replace(/^http/, 'ws')}/dms3/agent`;
 const agents: TestAgent[] = [];
 
-async function agent(name: string, token: string | null = HUB, opts: { autoPong?: boolean; hello?: boolean } = {}): Promise<TestAgent> {
+/** kitchen and garage have their own tokens (the hub token may not act as them); others use the hub token. */
+const OWN: Record<string, string> = { kitchen: KITCHEN, garage: GARAGE };
+async function agent(name: string, token: string | null = OWN[name] ?? HUB, opts: { autoPong?: boolean; hello?: boolean } = {}): Promise<TestAgent> {
   const a = new TestAgent(wsUrl(), { token, name, ...opts });
   agents.push(a);
   await a.open();
@@ -205,6 +207,13 @@ describe('dms3-server hub', () => {
     assert.match(closed.reason, /belongs to agent "kitchen"/);
     const report = await call(api('/api/report'), { token: KITCHEN, body: { v: 1, type: 'hello', name: 'garage', health: health() } });
     assert.equal(report.status, 403);
+    // A name with its own token cannot be taken over with the shared hub token either.
+    const displacer = await agent('kitchen', HUB);
+    const refused = await displacer.waitClosed();
+    assert.equal(refused.code, 1008);
+    assert.match(refused.reason, /"kitchen" has its own token/);
+    assert.equal(helper.getNode('hub').hub.registry.get('kitchen').connected, true, 'the real kitchen keeps its connection');
+    assert.equal((await call(api('/api/report'), { token: HUB, body: { v: 1, type: 'health', health: health() }, headers: { 'X-DMS3-Agent': 'kitchen' } })).status, 403);
 
     // Revoke the kitchen: deploy the hub without its line.
     for (const a of agents.splice(0)) a.close();

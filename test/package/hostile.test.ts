@@ -27,8 +27,9 @@ interface Answer {
   body: string;
 }
 
-/** One raw request on its own connection; resolves with what came back (status 0: nothing within timeoutMs). */
-function raw(port: number, request: Buffer, timeoutMs = 3000): Promise<Answer> {
+/** One raw request on its own connection; resolves with what came back (status 0: nothing within timeoutMs). The default is long:
+ * an answer that is owed must not be mistaken for none when the machine is loaded. */
+function raw(port: number, request: Buffer, timeoutMs = 20_000): Promise<Answer> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const socket = connect(port, '127.0.0.1');

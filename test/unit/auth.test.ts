@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bearer, parseAgentTokens, Tokens } from '../../nodes/dms3-server/auth';
+import { bearer, mintAgentToken, parseAgentTokens, Tokens } from '../../nodes/dms3-server/auth';
 
 describe('hub tokens', () => {
   it('parses name=token lines, skipping blanks and comments', () => {
@@ -46,5 +46,30 @@ describe('hub tokens', () => {
     const agentsOnly = new Tokens('', new Map([['a', 'x']]));
     assert.equal(agentsOnly.empty, false);
     assert.equal(agentsOnly.check(''), null); // an empty hub token never matches
+  });
+
+  it('takes a stored digest in place of a token (what the editor mints)', () => {
+    const { token, stored } = mintAgentToken();
+    assert.match(token, /^[\w-]{32}$/);
+    assert.match(stored, /^sha256:[0-9a-f]{64}$/);
+    assert.ok(!stored.includes(token));
+    assert.notEqual(mintAgentToken().token, token);
+    const t = new Tokens('hub-secret', parseAgentTokens(`pi-1=${stored}\npi-2=plain-token`));
+    assert.deepEqual(t.check(token), { kind: 'agent', name: 'pi-1' });
+    assert.equal(t.check(stored), null, 'the digest itself is no token');
+    assert.deepEqual(t.check('plain-token'), { kind: 'agent', name: 'pi-2' });
+  });
+
+  it('lets an agent token act only as its own name, and the hub token never as a name with its own token', () => {
+    const t = new Tokens('hub-secret', new Map([['kitchen', 'kitchen-secret']]));
+    const agent = t.check('kitchen-secret');
+    const hub = t.check('hub-secret');
+    assert.equal(t.refuseAs(agent, 'kitchen'), null);
+    assert.match(t.refuseAs(agent, 'garage')!, /belongs to agent "kitchen", not "garage"/);
+    assert.equal(t.refuseAs(hub, 'garage'), null, 'names without a token of their own');
+    assert.match(t.refuseAs(hub, 'kitchen')!, /"kitchen" has its own token/);
+    for (const why of [t.refuseAs(agent, 'garage'), t.refuseAs(hub, 'kitchen')]) assert.ok(!why!.includes('secret'), 'no token in the reason');
+    assert.equal(t.hasOwn('kitchen'), true);
+    assert.equal(t.hasOwn('garage'), false);
   });
 });
