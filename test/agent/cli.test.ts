@@ -64,7 +64,7 @@ describe('dms3-agent CLI', () => {
       try {
         const file = writeConfig(tmp.dir, c.yaml);
         const r = runCli(['check-config', '--config', file]);
-        assert.equal(r.code, 1);
+        assert.equal(r.code, 78);
         for (const re of c.expect) assert.match(r.stderr, re);
       } finally {
         tmp.remove();
@@ -74,7 +74,7 @@ describe('dms3-agent CLI', () => {
 
   it('check-config names a missing file', () => {
     const r = runCli(['check-config', '--config', '/nonexistent/dms3/agent.yaml']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 78);
     assert.match(r.stderr, /\/nonexistent\/dms3\/agent\.yaml: cannot read: ENOENT/);
   });
 
