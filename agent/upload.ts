@@ -95,7 +95,12 @@ export function uploadEvent(u: Upload): Promise<UploadResult> {
         else cut(`answer larger than ${MAX_ANSWER_BYTES / 1024} KB`);
       });
       res.on('error', () => {}); // a cut answer still has its status: judged on close
-      res.on('close', () => settle(classify(res, Buffer.concat(chunks).toString('utf8'))));
+      res.on('close', () => {
+        // A 2xx cut short may be anything; retrying is safe (the idempotency key), believing it is not.
+        const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
+        if (ok && !res.complete) settle({ outcome: 'retry', reason: `${res.statusCode} answer cut short` });
+        else settle(classify(res, Buffer.concat(chunks).toString('utf8')));
+      });
     });
     const body = createReadStream(u.file.path, { start: 0, end: Math.max(0, u.file.size - 1) });
     body.on('error', (err) => req.destroy(err));
