@@ -83,4 +83,17 @@ describe('hook against a hostile hub', () => {
       assert.ok(hub.requests.some((r) => r.path.endsWith('/event')), 'the hook did try the hub');
     });
   }
+
+  it('an answer that quotes the token back: the hook spools and prints no token', async (t) => {
+    const hub = await startHostileHub();
+    t.after(() => hub.close());
+    hub.mode = 'echo';
+    const token = makeToken();
+    const spool = join(tmp.dir, 'spool-echo');
+    const config = writeConfig(tmp.dir, `server: ${hub.base}\nname: hook-echo\nspool:\n  dir: ${spool}\n`, 'hook-echo.yaml');
+    const run = startAgent(['hook', 'picture', '--file', jpg, '--camera', '1', '--event', '1', '--config', config], { DMS3_TOKEN: token });
+    assert.deepEqual(await run.exited, { code: 0, signal: null }, run.output());
+    assert.match(run.output(), /hub unavailable \(503 unavailable; you sent Bearer \*\*\*\): event spooled/);
+    assert.ok(!run.output().includes(token), run.output());
+  });
 });

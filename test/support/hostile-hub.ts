@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { Surveillance } from '../../lib/policy';
 
-export type HostileMode = 'good' | 'endless' | 'huge' | 'trickle' | 'garbage' | 'silent' | 'cut';
+export type HostileMode = 'good' | 'endless' | 'huge' | 'trickle' | 'garbage' | 'silent' | 'cut' | 'echo';
 export const HOSTILE_MODES: HostileMode[] = ['endless', 'huge', 'trickle', 'garbage', 'silent', 'cut'];
 
 export interface HostileHub {
@@ -87,6 +87,9 @@ export async function startHostileHub(first: Surveillance = 'start'): Promise<Ho
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '200' });
         res.write('{"state":"stop","se');
         setImmediate(() => socket.destroy());
+        return;
+      case 'echo': // a 503 that quotes the request's Authorization header (the token) back
+        res.writeHead(503, { 'Content-Type': 'text/plain' }).end(`unavailable; you sent ${req.headers.authorization ?? ''}`);
         return;
       case 'good':
         return;
