@@ -1,13 +1,15 @@
 // The agent's YAML configuration: one schema, errors that name the key and its line, defaults,
 // and the token from DMS3_TOKEN (which overrides `token` and `token_file`).
 import Ajv, { type ErrorObject } from 'ajv';
-import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { ServerLostAction } from '../lib/server-lost';
 import { splitArgs } from './argv';
 import { DEFAULT_SPOOL_DIR, DEFAULT_SPOOL_MAX_FILES, DEFAULT_SPOOL_MAX_MB, type SpoolOptions } from './hook-config';
 import type { Level } from './log';
 import { defaultName } from './name';
+import { KeyProblem, MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, readSmallFile, resolveToken } from './token';
+/** Keys whose value is never printed in an error. */
+const SECRET_KEYS = new Set(['token', 'motion.password']);
 
 export type MotionConfig =
   | { mode: 'process'; command: string[]; stopTimeout: number }
@@ -152,7 +154,7 @@ type Raw = Record<string, unknown> & {
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   let source: string;
   try {
-    source = readFileSync(file, 'utf8');
+    source = readSmallFile(file, MAX_CONFIG_BYTES);
   } catch (err) {
     throw new ConfigError(file, [{ key: '', line: null, message: `cannot read: ${(err as Error).message}` }]);
   }
@@ -160,16 +162,32 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 export function parseConfig(source: string, file: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  if (Buffer.byteLength(source) > MAX_CONFIG_BYTES) throw new ConfigError(file, [{ key: '', line: null, message: `cannot read: larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MB` }]);
+  try {
+    return parseChecked(source, file, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // Whatever the parser or validator throws on a hostile file (deep nesting, ...) is a config error too.
+    throw new ConfigError(file, [{ key: '', line: null, message: `cannot parse: ${(err as Error).message.split('\n')[0]}` }]);
+  }
+}
+
+function parseChecked(source: string, file: string, env: NodeJS.ProcessEnv): AgentConfig {
   const lines = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lines });
   const where = new Locator(doc, lines);
   if (doc.errors.length) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({ key: '', line: e.linePos?.[0].line ?? null, message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` })),
-    );
+    // The first few distinct ones: a hostile file can hold a million.
+    const problems = tidy(doc.errors.map((e) => ({ key: '', line: e.linePos?.[0].line ?? null, message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` })));
+    throw new ConfigError(file, problems.slice(0, 10));
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err;
+    throw new ConfigError(file, [{ key: '', line: firstAliasLine(doc, lines), message: `YAML aliases (*name) expand too often (more than ${MAX_ALIAS_COUNT} times); write the values out` }]);
+  }
   if (data === null || data === undefined) throw new ConfigError(file, [{ key: '', line: null, message: 'the file is empty; "server" and "motion" are required' }]);
   if (!validate(data)) throw new ConfigError(file, tidy((validate.errors ?? []).map((e) => describe(e, where))));
   return resolve(data as Raw, file, env, where);
@@ -185,14 +203,12 @@ function resolve(raw: Raw, file: string, env: NodeJS.ProcessEnv, where: Locator)
     problem(['server'], `${JSON.stringify(raw.server)}: not a valid URL`);
   }
   if (raw.token !== undefined && raw.token_file !== undefined) problem(['token_file'], 'give either token or token_file, not both');
-  let token = (env.DMS3_TOKEN ?? '').trim() || ((raw.token as string | undefined) ?? null);
-  if (!env.DMS3_TOKEN && typeof raw.token_file === 'string') {
-    try {
-      token = readFileSync(raw.token_file, 'utf8').trim() || null;
-      if (!token) problem(['token_file'], `${JSON.stringify(raw.token_file)}: the file is empty`);
-    } catch (err) {
-      problem(['token_file'], `${JSON.stringify(raw.token_file)}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+  let token: string | null = null;
+  try {
+    token = resolveToken({ token: raw.token, token_file: raw.token_file }, env);
+  } catch (err) {
+    if (!(err instanceof KeyProblem)) throw err;
+    problem([err.key], err.message);
   }
 
   const m = raw.motion;
@@ -245,6 +261,17 @@ function resolve(raw: Raw, file: string, env: NodeJS.ProcessEnv, where: Locator)
   };
 }
 
+function firstAliasLine(doc: Document, lines: LineCounter): number | null {
+  let offset: number | null = null;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0] ?? null;
+      return visit.BREAK;
+    },
+  });
+  return offset === null ? null : lines.linePos(offset).line;
+}
+
 function num(value: unknown, fallback: number): number {
   return typeof value === 'number' ? value : fallback;
 }
@@ -295,7 +322,7 @@ function keyName(path: string[]): string {
 function describe(e: ErrorObject, where: Locator): ConfigProblem | null {
   const path = pathOf(e.instancePath);
   const schema = (e.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown>; enum?: unknown[] };
-  const value = JSON.stringify(e.data);
+  const value = SECRET_KEYS.has(keyName(path)) ? '(value not shown: a secret)' : JSON.stringify(e.data);
   const at = (p: string[], message: string): ConfigProblem => ({ key: keyName(p), line: where.line(p), message });
   switch (e.keyword) {
     case 'additionalProperties': {

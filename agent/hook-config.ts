@@ -1,10 +1,10 @@
 // The part of the agent's YAML config that the hook and the spool need. Kept minimal and in one place:
 // the hook runs for every saved picture, so it reads the few keys it needs without the daemon's
 // schema validator (`dms3-agent check-config` validates the whole file, these keys included).
-import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { FieldError } from '../lib/errors';
 import { defaultName } from './name';
+import { KeyProblem, MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, readSmallFile, resolveToken } from './token';
 
 export const DEFAULT_CONFIG = '/etc/dms3/agent.yaml';
 export const DEFAULT_SPOOL_DIR = '/var/lib/dms3/spool';
@@ -43,9 +43,9 @@ export function hubBase(server: string): string {
 export function loadHookConfig(path: string, env: NodeJS.ProcessEnv): HookConfig {
   let doc: unknown;
   try {
-    doc = parse(readFileSync(path, 'utf8'));
+    doc = parse(readSmallFile(path, MAX_CONFIG_BYTES), { maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    throw new Error(`config ${path}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`config ${path}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
   const c = (doc ?? {}) as Record<string, unknown>;
   const spool = (c.spool ?? {}) as Record<string, unknown>;
@@ -58,16 +58,12 @@ export function loadHookConfig(path: string, env: NodeJS.ProcessEnv): HookConfig
     if (typeof v !== 'number' || !(v > 0)) throw new FieldError(field, v, `expected a positive number in ${path}`);
     return v;
   };
-  let token = env.DMS3_TOKEN ?? '';
-  if (!token && c.token_file !== undefined) {
-    const file = text('token_file', c.token_file);
-    try {
-      token = readFileSync(file, 'utf8').trim();
-    } catch (err) {
-      throw new FieldError('token_file', file, (err as Error).message);
-    }
+  let token: string | null;
+  try {
+    token = resolveToken(c, env);
+  } catch (err) {
+    throw err instanceof KeyProblem ? new Error(`${err.key}: ${err.message} in ${path}`) : err;
   }
-  if (!token && c.token !== undefined) token = text('token', c.token);
   if (!token) throw new FieldError('token', null, `missing: set token or token_file in ${path}, or DMS3_TOKEN`);
   return {
     base: hubBase(text('server', c.server)),

@@ -95,18 +95,20 @@ export async function runHook(argv: string[], env: NodeJS.ProcessEnv, log: Log =
     return EXIT.usage;
   }
   const { config, upload, path } = prepared;
+  // A hostile hub could echo the token back in its answer, which the lines below quote.
+  const say: Log = (line) => log(line.split(config.token).join('***'));
   const r = await uploadEvent(upload);
   if (r.outcome === 'accepted' || r.outcome === 'duplicate') return EXIT.ok;
   if (r.outcome === 'refused') {
-    log(`the hub refused the event (${r.reason}): ${path} not sent`);
+    say(`the hub refused the event (${r.reason}): ${path} not sent`);
     return EXIT.failed;
   }
   try {
-    const stem = await spoolEvent(config.spool, { meta: upload.meta, key: upload.key, mime: upload.mime, size: upload.file.size }, path, log);
-    log(`hub unavailable (${r.reason}): event spooled as ${stem}`);
+    const stem = await spoolEvent(config.spool, { meta: upload.meta, key: upload.key, mime: upload.mime, size: upload.file.size }, path, say);
+    say(`hub unavailable (${r.reason}): event spooled as ${stem}`);
     return EXIT.ok;
   } catch (err) {
-    log(`hub unavailable (${r.reason}) and the event could not be spooled (${(err as Error).message}): ${path} lost`);
+    say(`hub unavailable (${r.reason}) and the event could not be spooled (${(err as Error).message}): ${path} lost`);
     return EXIT.failed;
   }
 }

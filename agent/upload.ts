@@ -6,6 +6,18 @@ import { request as httpsRequest } from 'node:https';
 import { EVENT_PATH, eventQuery, IDEMPOTENCY_HEADER, type EventMeta } from '../lib/event-upload';
 
 export const UPLOAD_TIMEOUT_MS = 3000;
+/**
+ * Deadline of the whole exchange (connect, file, answer), whatever the hub does (a hub that trickles a
+ * byte a second resets any idle timeout): 5 s, plus 1 s per MiB of the file (a 1 MiB/s floor).
+ */
+export const DEADLINE_BASE_MS = 5000;
+export const DEADLINE_MS_PER_MIB = 1000;
+/** The answer is read up to this size (the hub's is ~100 bytes); beyond, the exchange is cut. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+export function uploadDeadlineMs(size: number, timeoutMs = UPLOAD_TIMEOUT_MS): number {
+  return Math.max(timeoutMs, DEADLINE_BASE_MS) + Math.ceil((size / 1048576) * DEADLINE_MS_PER_MIB);
+}
 
 export type UploadResult =
   | { outcome: 'accepted'; status: number; id: string }
@@ -21,6 +33,7 @@ export interface Upload {
   mime: string;
   file: { path: string; size: number };
   timeoutMs?: number; // without a byte in either direction for this long, give up
+  deadlineMs?: number; // the whole exchange, whatever happens (default uploadDeadlineMs)
 }
 
 function classify(res: IncomingMessage, text: string): UploadResult {
@@ -42,13 +55,21 @@ export function uploadEvent(u: Upload): Promise<UploadResult> {
   const url = new URL(`${u.base}${EVENT_PATH}?${eventQuery(u.meta)}`);
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   const timeoutMs = u.timeoutMs ?? UPLOAD_TIMEOUT_MS;
+  const deadlineMs = u.deadlineMs ?? uploadDeadlineMs(u.file.size, timeoutMs);
   return new Promise((resolve) => {
     let settled = false;
     const settle = (r: UploadResult) => {
       if (settled) return;
       settled = true;
+      clearTimeout(deadline);
       resolve(r);
     };
+    // Cut, not judged: the hub may have stored the event; the idempotency key makes a later retry safe.
+    const cut = (reason: string) => {
+      settle({ outcome: 'retry', reason });
+      req.destroy();
+    };
+    const deadline = setTimeout(() => cut(`no complete answer within ${deadlineMs / 1000} s`), deadlineMs);
     const req = request(url, {
       method: 'POST',
       timeout: timeoutMs,
@@ -70,10 +91,16 @@ export function uploadEvent(u: Upload): Promise<UploadResult> {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
-        if ((size += c.length) <= 65536) chunks.push(c);
+        if ((size += c.length) <= MAX_ANSWER_BYTES) chunks.push(c);
+        else cut(`answer larger than ${MAX_ANSWER_BYTES / 1024} KB`);
       });
       res.on('error', () => {}); // a cut answer still has its status: judged on close
-      res.on('close', () => settle(classify(res, Buffer.concat(chunks).toString('utf8'))));
+      res.on('close', () => {
+        // A 2xx cut short may be anything; retrying is safe (the idempotency key), believing it is not.
+        const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
+        if (ok && !res.complete) settle({ outcome: 'retry', reason: `${res.statusCode} answer cut short` });
+        else settle(classify(res, Buffer.concat(chunks).toString('utf8')));
+      });
     });
     const body = createReadStream(u.file.path, { start: 0, end: Math.max(0, u.file.size - 1) });
     body.on('error', (err) => req.destroy(err));

@@ -1,6 +1,6 @@
-// `dms3-agent check-config`: validate the file, print every problem with its line, exit non-zero.
+// `dms3-agent check-config`: validate the file, print every problem with its line, exit 78 (EX_CONFIG) as `run` does.
 import { ConfigError, loadConfig } from '../config';
-import { parseCommon, type Command } from './options';
+import { EXIT_CONFIG, parseCommon, type Command } from './options';
 
 const command: Command = {
   summary: 'validate the configuration file and exit (non-zero, naming each bad key and line)',
@@ -15,7 +15,7 @@ const command: Command = {
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       console.error(err.message);
-      return 1;
+      return EXIT_CONFIG;
     }
   },
 };

@@ -1,6 +1,7 @@
 // `dms3-agent run`: the daemon. Stops cleanly on SIGTERM/SIGINT (closes the connection, and in
 // process mode stops Motion); a second signal, or a stop that hangs, exits at once.
 import { Agent } from '../agent';
+import { hideFromChildren } from '../child-env';
 import { ConfigError, loadConfig, type AgentConfig } from '../config';
 import { Log } from '../log';
 import { createTransport } from '../transport';
@@ -26,7 +27,12 @@ const command: Command = {
       return EXIT_CONFIG;
     }
     log.addSecret(config.token);
-    if (config.motion.mode === 'webcontrol' && config.motion.password) log.addSecret(config.motion.password);
+    hideFromChildren(config.token);
+    delete process.env.DMS3_TOKEN; // read once; no child (nor anything spawned by a library) inherits it
+    if (config.motion.mode === 'webcontrol' && config.motion.password) {
+      log.addSecret(config.motion.password);
+      hideFromChildren(config.motion.password);
+    }
 
     const agent = new Agent({ config, log, transport: createTransport(config, config.token, log) });
     process.on('unhandledRejection', (err) => {

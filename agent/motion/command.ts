@@ -2,6 +2,7 @@
 // because the user wrote shell command lines (e.g. "sudo systemctl start motion").
 // Status: exit 0 means Motion is running.
 import { spawn } from 'node:child_process';
+import { childEnv } from '../child-env';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Surveillance } from '../../lib/policy';
 import type { MotionStatus } from '../../lib/protocol';
@@ -64,7 +65,7 @@ export class CommandController implements MotionController {
     const tail = new OutputTail('command', this.hooks.log);
     this.hooks.log.debug(`running: ${line}`);
     return new Promise((resolve) => {
-      const child = spawn('sh', ['-c', line], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = spawn('sh', ['-c', line], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: childEnv() });
       const pgid = child.pid;
       if (pgid) this.running.add(pgid);
       child.stdout?.on('data', (d: Buffer) => tail.push(d));

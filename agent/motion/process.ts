@@ -2,6 +2,7 @@
 // "start", stops it on "stop" (SIGTERM, then SIGKILL after stop_timeout), and restarts it with
 // backoff when it dies while it should run. argv is passed as is: no shell.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { childEnv } from '../child-env';
 import { Backoff } from '../../lib/backoff';
 import type { Surveillance } from '../../lib/policy';
 import type { MotionStatus } from '../../lib/protocol';
@@ -58,7 +59,7 @@ export class ProcessController implements MotionController {
   private async launch(): Promise<number | undefined> {
     const [cmd, ...args] = this.cfg.command;
     const tail = new OutputTail(cmd.split('/').pop() ?? cmd, this.hooks.log);
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
     child.stdout?.on('data', (d: Buffer) => tail.push(d));
     child.stderr?.on('data', (d: Buffer) => tail.push(d));
     const ended = new Promise<string>((resolve) => {

@@ -4,6 +4,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Surveillance } from '../../lib/policy';
 import type { MotionStatus } from '../../lib/protocol';
+import { readCapped } from '../http-body';
 import { MotionError, type ControllerHooks, type MotionController } from './controller';
 
 export interface WebcontrolConfig {
@@ -77,7 +78,12 @@ export class WebcontrolController implements MotionController {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new MotionError(`Motion's webcontrol at ${url} is unreachable: ${cause?.code ?? cause?.message ?? (err as Error).message}`, 'unknown');
     }
-    const body = await res.text();
+    let body: string;
+    try {
+      body = await readCapped(res, 64 * 1024); // Motion's pages are a few hundred bytes; the signal bounds the time
+    } catch (err) {
+      throw new MotionError(`Motion's webcontrol at ${url}: ${(err as Error).message}`, 'unknown');
+    }
     if (res.status === 401) throw new MotionError(`Motion's webcontrol refused the user/password (HTTP 401) at ${url}`, 'unknown');
     if (!res.ok || /Bad Request/i.test(body)) {
       throw new MotionError(`Motion's webcontrol rejected ${url} (HTTP ${res.status}: ${body.trim().split('\n')[0].trim().slice(0, 100)}); check motion.cameras and webcontrol_interface 1`, 'unknown');

@@ -3,11 +3,16 @@
 // names the agent in X-DMS3-Agent: only hello carries the name in its body.
 import { EventEmitter } from 'node:events';
 import { Backoff } from '../../lib/backoff';
-import { parseServerMessage, type AgentMessage, type StateMessage } from '../../lib/protocol';
+import { LogSummary } from '../../lib/log-summary';
+import { MAX_MESSAGE_BYTES, parseServerMessage, type AgentMessage, type StateMessage } from '../../lib/protocol';
+import { readCapped } from '../http-body';
 import type { Logger } from '../log';
 import { retryText, unauthorizedText, type Transport, type TransportEvents } from './transport';
 
-const REQUEST_TIMEOUT_MS = 10_000;
+/** Deadline of one whole exchange (connect, headers and body), not only of the headers. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** An answer's body is read up to this size (a state is ~150 bytes); beyond, the answer is refused. */
+export const MAX_ANSWER_BYTES = MAX_MESSAGE_BYTES;
 
 export interface PollingOptions {
   base: string; // e.g. http://hub:1880/dms3
@@ -28,6 +33,8 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
   private readonly inflight = new Set<AbortController>();
   private readonly backoff: Backoff;
   private readonly base: string;
+  private readonly warnings = new LogSummary();
+  private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: PollingOptions) {
     super();
@@ -41,6 +48,9 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
 
   connect(): void {
     this.closed = false;
+    // Summaries of held-back warnings come out even when the hub goes quiet.
+    this.flushTimer = setInterval(() => this.flushWarnings(false), 10_000);
+    this.flushTimer.unref();
     void this.poll();
   }
 
@@ -55,6 +65,17 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
     if (this.timer) clearTimeout(this.timer);
     for (const c of this.inflight) c.abort();
     await this.sending;
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushWarnings(true);
+  }
+
+  /** A warning about the hub, summarised when it repeats (a hostile hub must not flood the log). */
+  private warn(kind: string, text: string): void {
+    for (const line of this.warnings.note(kind, text, Date.now())) this.opts.log.warn(line);
+  }
+
+  private flushWarnings(all: boolean): void {
+    for (const line of this.warnings.flush(Date.now(), all)) this.opts.log.warn(line);
   }
 
   private async poll(): Promise<void> {
@@ -93,8 +114,14 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
   }
 
   private async fetchState(): Promise<StateMessage> {
-    const res = await this.request('GET', '/api/state');
-    const body = (await res.json()) as Record<string, unknown>;
+    const text = await this.request('GET', '/api/state');
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new Error(`the answer is not JSON: ${JSON.stringify(text.slice(0, 80))}`);
+    }
+    if (typeof body !== 'object' || body === null) throw new Error('the answer is not a JSON object');
     const { seq, state, reason, since } = body;
     return parseServerMessage(JSON.stringify({ v: 1, type: 'state', seq, state, reason, since }));
   }
@@ -103,7 +130,7 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
     try {
       await this.request('POST', '/api/report', JSON.stringify(message));
     } catch (err) {
-      this.opts.log.warn(`could not send ${message.type} to the hub: ${(err as Error).message}`);
+      this.warn('reports the hub did not take', `could not send ${message.type} to the hub: ${(err as Error).message}`);
       if (err instanceof UnknownAgent) this.forgotten();
     }
   }
@@ -118,9 +145,10 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
     this.timer = setTimeout(() => void this.poll(), 0);
   }
 
-  private async request(method: 'GET' | 'POST', path: string, body?: string): Promise<Response> {
+  /** One exchange with the hub, bounded in time (REQUEST_TIMEOUT_MS, body included) and size: the body's text. */
+  private async request(method: 'GET' | 'POST', path: string, body?: string): Promise<string> {
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
+    const timer = setTimeout(() => abort.abort(new Error(`no complete answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
     this.inflight.add(abort);
     try {
       const res = await fetch(this.base + path, {
@@ -130,11 +158,13 @@ export class PollingTransport extends EventEmitter<TransportEvents> implements T
         signal: abort.signal,
         redirect: 'error',
       });
+      const text = await readCapped(res, MAX_ANSWER_BYTES);
       if (res.status === 401) throw new Unauthorized();
-      if (res.status === 409) throw new UnknownAgent(`HTTP 409 ${(await res.text()).slice(0, 200)}`);
-      if (!res.ok) throw new Error(`HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
-      return res;
+      if (res.status === 409) throw new UnknownAgent(`HTTP 409 ${text.slice(0, 200)}`);
+      if (!res.ok) throw new Error(`HTTP ${res.status} ${text.slice(0, 200)}`);
+      return text;
     } catch (err) {
+      if (abort.signal.aborted && abort.signal.reason instanceof Error) throw abort.signal.reason;
       const cause = (err as { cause?: { code?: string } }).cause;
       throw cause?.code ? new Error(`${cause.code}`) : err;
     } finally {

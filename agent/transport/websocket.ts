@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { Backoff } from '../../lib/backoff';
+import { LogSummary } from '../../lib/log-summary';
 import { MAX_MESSAGE_BYTES, parseServerMessage, type AgentMessage } from '../../lib/protocol';
 import type { Logger } from '../log';
 import { retryText, unauthorizedText, type Transport, type TransportEvents } from './transport';
@@ -39,6 +40,7 @@ export class WebSocketTransport extends EventEmitter<TransportEvents> implements
   private refusedLogged = 0;
   private watchdog: NodeJS.Timeout | null = null;
   private readonly backoff: Backoff;
+  private readonly badFrames = new LogSummary();
 
   constructor(private readonly opts: WebSocketOptions) {
     super();
@@ -105,7 +107,8 @@ export class WebSocketTransport extends EventEmitter<TransportEvents> implements
         log.debug(`← state ${msg.state} seq ${msg.seq}`);
         this.emit('state', msg);
       } catch (err) {
-        log.warn(`ignored a message from the hub: ${(err as Error).message}`);
+        // A hostile hub can send thousands a second: the first few are logged, the rest summarised.
+        for (const line of this.badFrames.note('bad messages from the hub', `ignored a message from the hub: ${(err as Error).message}`, Date.now())) log.warn(line);
       }
     });
     ws.on('ping', () => this.touch());
@@ -149,6 +152,7 @@ export class WebSocketTransport extends EventEmitter<TransportEvents> implements
     const deadAfter = this.opts.deadAfterMs ?? DEAD_AFTER_MS;
     this.watchdog = setInterval(
       () => {
+        this.flushBadFrames(false);
         const quiet = Date.now() - this.lastSeen;
         if (quiet > deadAfter) {
           this.failure = `no traffic from the hub for ${Math.round(deadAfter / 1000)} s`;
@@ -162,7 +166,12 @@ export class WebSocketTransport extends EventEmitter<TransportEvents> implements
     );
   }
 
+  private flushBadFrames(all: boolean): void {
+    for (const line of this.badFrames.flush(Date.now(), all)) this.opts.log.warn(line);
+  }
+
   private stopWatchdog(): void {
+    this.flushBadFrames(true);
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
   }

@@ -64,6 +64,9 @@ describe('agent over HTTP polling (test double: a hub that forgets the agent)', 
       await agent.stop('SIGKILL');
     });
     await until(() => hub.of('applied').find((a) => a.seq === 1), 15_000, 'applied start');
+    // The health that follows the applied (Motion and "applied" changed) re-registers the agent as it
+    // does at the real hub: forget only once it is in, or the 409 may never come.
+    await until(() => hub.received.findIndex((r) => r.msg.type === 'health') > hub.received.findIndex((r) => r.msg.type === 'applied'), 15_000, 'health after applied');
     assert.equal(hub.of('hello').length, 1);
 
     hub.forget();

@@ -103,6 +103,25 @@ describe('WebSocket transport', () => {
     assert.equal(srv.connections(), 1);
   });
 
+  it('summarises a flood of bad messages: the first few logged, the rest in one line (a hostile hub cannot flood the log)', async (t) => {
+    const srv = await wsServer((ws) => {
+      for (let i = 0; i < 2000; i++) ws.send(`garbage ${i}`);
+      ws.send(JSON.stringify(state(3)));
+    });
+    t.after(() => srv.close());
+    const log = memoryLog();
+    const tr = new WebSocketTransport({ url: srv.url, token: 'secret', maxBackoffMs: 1000, log });
+    const got: StateMessage[] = [];
+    tr.on('state', (m) => got.push(m));
+    tr.connect();
+    await until(() => got.length > 0, 15_000, 'the valid state after the flood');
+    await tr.close();
+    const warnings = log.lines.filter((l) => l.startsWith('WARN'));
+    assert.equal(warnings.filter((l) => l.startsWith('WARN ignored')).length, 3, warnings.join('\n'));
+    assert.equal(warnings.length, 4, warnings.join('\n'));
+    assert.match(warnings[3], /^WARN 2,000 bad messages from the hub in the last 60 s \(1,997 not logged one by one; last: ignored a message from the hub: .*\)/);
+  });
+
   it('keeps a connection to the real Hub whose heartbeat is longer than the watchdog (the agent pings)', async (t) => {
     const app = express();
     const server = createServer(app);

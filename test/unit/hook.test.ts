@@ -96,7 +96,7 @@ describe('hook config', () => {
     assert.throws(() => loadHookConfig(config('name: k\ntoken: t\n'), {}), { message: /^server null: expected a text/ });
     assert.throws(() => loadHookConfig(config('server: ws://hub/a\nname: [1]\ntoken: t\n'), {}), { message: /^name \[1\]/ });
     assert.throws(() => loadHookConfig(config('server: ws://hub/a\nname: k\ntoken: t\nspool:\n  max_mb: -1\n'), {}), { message: /^spool.max_mb -1: expected a positive number/ });
-    assert.throws(() => loadHookConfig(config('server: ws://hub/a\nname: k\ntoken_file: /nonexistent/token\n'), {}), { message: /^token_file "\/nonexistent\/token": ENOENT/ });
+    assert.throws(() => loadHookConfig(config('server: ws://hub/a\nname: k\ntoken_file: /nonexistent/token\n'), {}), { message: /^token_file: "\/nonexistent\/token": cannot read: ENOENT/ });
     assert.throws(() => loadHookConfig(config('server: [unclosed\n'), {}), { message: /^config .*: / });
   });
 });
