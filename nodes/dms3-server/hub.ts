@@ -44,6 +44,20 @@ export interface HubOptions {
 
 export const DEFAULT_MAX_WAITING = 128;
 const INTERNAL_ERROR = { error: 'internal error' };
+const LINGER_BYTES = 1024 * 1024;
+const LINGER_MS = 2000;
+
+/** Reads and drops the rest of a refused body, within the bounds; beyond them the connection is cut. */
+function linger(req: IncomingMessage): void {
+  let left = LINGER_BYTES;
+  const cut = setTimeout(() => req.socket.destroy(), LINGER_MS);
+  cut.unref();
+  req.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) req.socket.destroy();
+  });
+  req.once('end', () => clearTimeout(cut)).once('close', () => clearTimeout(cut));
+}
 
 /** The decision in force, as /api/state serves it. */
 export interface CurrentState extends StatePayload {
@@ -318,9 +332,17 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
       });
   }
 
-  /** A refusal; a body the hub did not read is not read to its end (the connection closes). */
+  /**
+   * A refusal. A body the hub did not read is not read to its end (the connection closes), except a
+   * small declared one: that is read and dropped (at most LINGER_BYTES, LINGER_MS), because closing on
+   * unread bytes makes the kernel reset the connection, and the client may lose the answer with it.
+   */
   private refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string): void {
-    if (!req.complete) res.setHeader('Connection', 'close');
+    if (!req.complete && !res.hasHeader('Connection')) {
+      const declared = Number(req.headers['content-length']);
+      if (declared > 0 && declared <= LINGER_BYTES && !req.destroyed && req.listenerCount('data') === 0) linger(req);
+      else res.setHeader('Connection', 'close');
+    }
     sendJson(res, status, { error });
   }
 

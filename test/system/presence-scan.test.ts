@@ -57,7 +57,8 @@ class Driver {
       return await waitFor(() => this.records.find(pred), ms, what);
     } catch (err) {
       const tail = this.records.slice(-8).map((r) => JSON.stringify(r)).join('\n');
-      throw new Error(`${(err as Error).message}\nlast records:\n${tail}\nstderr: ${this.stderr.slice(-2000)}`, { cause: err });
+      const lastMsg = this.records.findLast((r) => r.msg);
+      throw new Error(`${(err as Error).message}\nlast records:\n${tail}\nlast message: ${JSON.stringify(lastMsg)}\nstderr: ${this.stderr.slice(-2000)}`, { cause: err });
     }
   }
 
