@@ -47,7 +47,8 @@ function classify(res: IncomingMessage, text: string): UploadResult {
   const reason = `${status} ${typeof body.error === 'string' ? body.error : text.slice(0, 200) || res.statusMessage}`;
   if (status >= 200 && status < 300) return body.duplicate === true ? { outcome: 'duplicate', status } : { outcome: 'accepted', status, id: String(body.id ?? '') };
   // 404: Node-RED is up but the hub's route is not (a deploy in progress, or the hub node not deployed yet).
-  if (status >= 500 || status === 404 || status === 408 || status === 429) return { outcome: 'retry', reason };
+  // 409: the same upload is still being stored by the hub (an earlier try that timed out here).
+  if (status >= 500 || status === 404 || status === 408 || status === 409 || status === 429) return { outcome: 'retry', reason };
   return { outcome: 'refused', status, reason };
 }
 

@@ -17,7 +17,7 @@ export interface AgentEntry {
   uptime: number;
   motion: MotionStatus;
   events: number;
-  eventsReceived: number; // motion events the hub accepted from this agent since Node-RED started
+  eventsReceived: number; // motion events the hub accepted from this agent (kept across restarts)
   connected: boolean;
   lastReport: string; // ISO 8601: the last message of any kind from this agent
   applied: Surveillance | null;
@@ -175,6 +175,20 @@ export class Registry extends EventEmitter<{ agent: [AgentChange] }> {
     }
     this.emitChange(msg.event, entry, `${msg.text} (at ${msg.at})`);
     return true;
+  }
+
+  /** The accepted events per agent, e.g. to keep them across a restart. */
+  eventCounts(): Record<string, number> {
+    const counts: Record<string, number> = Object.fromEntries(this.received);
+    for (const [name, entry] of this.agents) counts[name] = entry.eventsReceived;
+    return counts;
+  }
+
+  /** Starts an agent's count at an earlier run's figure. */
+  seedEventCount(name: string, n: number): void {
+    const entry = this.agents.get(name);
+    if (entry) entry.eventsReceived = Math.max(entry.eventsReceived, n);
+    else if (this.received.has(name) || this.received.size < this.opts.maxShared) this.received.set(name, Math.max(this.received.get(name) ?? 0, n));
   }
 
   /** Counts one accepted motion event. Emits nothing: events come up to ten a second. */

@@ -36,12 +36,13 @@ export = function (RED: NodeAPI) {
 
     let count = 0;
     node.status({ fill: 'grey', shape: 'ring', text: 'no events yet' });
-    const unbind = intake.bind((event: MotionEvent, extras: EventExtras) => {
+    const unbind = intake.bind((event: MotionEvent, extras: EventExtras, msgid: string) => {
       if (!passes(filter, event)) return;
       count++;
       node.status({ fill: 'blue', shape: 'dot', text: `${count} event${count === 1 ? '' : 's'}, last ${event.agent}/${event.camera} ${event.kind} ${clock(event.time)}` });
-      // Each node gets its own copy: one flow changing its payload must not change another's.
-      node.send({ topic: 'event', payload: { ...event, file: { ...event.file } }, motion: extras });
+      // Each node gets its own copy: one flow changing its payload must not change another's. The
+      // _msgid is the hub's: by it the hub follows the message until the flow has finished with it.
+      node.send({ _msgid: msgid, topic: 'event', payload: { ...event, file: { ...event.file } }, motion: { ...extras } });
     });
 
     node.on('close', (_removed, done) => {

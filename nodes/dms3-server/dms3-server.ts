@@ -12,7 +12,9 @@ import { mintAgentToken, parseAgentTokens, Tokens } from './auth';
 import { Dashboard } from './dashboard';
 import { Hub, joinPath, type HubNode } from './hub';
 import { Sessions, TrustedProxies } from './session';
+import { DeliveryTracker, type Hooks } from './delivery';
 import { SeenKeys } from './event-keys';
+import { DEFAULT_STORE_DAYS, DEFAULT_STORE_MB, EventStore } from './event-store';
 import { addEventRoute, DEFAULT_EVENT_LIMIT_MB, EventIntake, type EventsNode } from './events';
 import { waitingAgents } from './waiting-agents';
 
@@ -20,6 +22,8 @@ interface ServerDef extends NodeDef {
   base?: string;
   heartbeat?: string | number;
   eventLimit?: string | number; // MB
+  storeLimit?: string | number; // MB kept for events the flow has not finished
+  storeDays?: string | number; // days an unfinished event is kept
   /** Addresses of the reverse proxy whose X-Forwarded-For/-Proto are believed (none by default). */
   trustProxy?: string;
 }
@@ -89,6 +93,30 @@ export = function (RED: NodeAPI) {
     return Math.round(mb * 1024 * 1024);
   }
 
+  function bounded(field: 'storeLimit' | 'storeDays', value: string | number | undefined, fallback: number, max: number, unit: string): number {
+    if (value === undefined || value === '') return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0 || n > max) throw new FieldError(field, value, `expected ${unit} between 0 and ${max}`);
+    return n;
+  }
+
+  /** Events wait under the user directory until the flow has finished with them. */
+  function eventStore(node: Node, config: ServerDef): EventStore {
+    const limits = {
+      maxBytes: Math.round(bounded('storeLimit', config.storeLimit, DEFAULT_STORE_MB, 1024 * 1024, 'megabytes') * 1024 * 1024),
+      maxAgeMs: Math.round(bounded('storeDays', config.storeDays, DEFAULT_STORE_DAYS, 365, 'days') * 24 * 3600_000),
+    };
+    if (!RED.settings.userDir) {
+      node.warn('no user directory: accepted events are kept in memory only (lost if Node-RED stops before the flow finished them)');
+      return new EventStore(null, limits);
+    }
+    const store = new EventStore(join(RED.settings.userDir, 'dms3', `events-${node.id.replace(/[^A-Za-z0-9_-]/g, '_')}`), limits);
+    const bad = store.open();
+    if (bad.length) node.warn(`event store ${store.dir}: ${bad.length} unreadable file(s) left in place, e.g. ${bad[0]}`);
+    if (store.size) node.log(`${store.size} event(s) the flow had not finished are delivered again`);
+    return store;
+  }
+
   /** The idempotency keys live under the user directory, so that a restart does not count an event twice. */
   function seenKeys(node: Node): SeenKeys {
     const warn = (err: Error) => node.warn(`event keys kept in memory only: ${err.message}`);
@@ -101,6 +129,13 @@ export = function (RED: NodeAPI) {
     }
   }
 
+  /** Replays wait until every node of the flows exists, so that the dms3-event nodes hear them. */
+  function startWhenFlowsRun(start: () => void): void {
+    const events = (RED as unknown as { events?: { once(name: string, fn: () => void): void } }).events;
+    if (events) events.once('flows:started', start);
+    else setImmediate(start);
+  }
+
   function ServerNode(this: Node, config: ServerDef) {
     RED.nodes.createNode(this, config);
     const node = this as Node & HubNode & EventsNode;
@@ -109,6 +144,7 @@ export = function (RED: NodeAPI) {
     let hub: Hub;
     let dashboard: Dashboard | null = null;
     let keys: SeenKeys | null = null;
+    let tracker: DeliveryTracker | null = null;
     let unwait: (() => void) | null = null;
     try {
       if (RED.settings.httpNodeRoot === (false as unknown)) throw new Error('httpNodeRoot is false in settings.js, so Node-RED serves no HTTP nodes');
@@ -140,15 +176,24 @@ export = function (RED: NodeAPI) {
         dashboard = new Dashboard({ hub, ...setup, server: { name, version: VERSION, nodeRed }, log: { info: (m) => node.log(m), warn: (m) => node.warn(m), error: (m) => node.error(m) } });
       }
       const limitBytes = eventLimitBytes(config.eventLimit);
+      const store = eventStore(node, config);
       keys = seenKeys(node);
-      node.events = new EventIntake({ limitBytes, keys, registry: hub.registry });
-      addEventRoute(hub, node.events);
+      const hooks = (RED as unknown as { hooks?: Hooks }).hooks ?? null;
+      if (store.durable && !hooks) node.warn('this Node-RED has no messaging hooks: an event leaves the store once it was sent to the flow');
+      tracker = new DeliveryTracker(hooks, node.id);
+      const log = { warn: (m: string) => node.warn(m), error: (m: string) => node.error(m) };
+      const countsFile = RED.settings.userDir ? join(RED.settings.userDir, 'dms3', `event-counts-${node.id.replace(/[^A-Za-z0-9_-]/g, '_')}.json`) : null;
+      const intake = new EventIntake({ limitBytes, keys, registry: hub.registry, store, tracker, countsFile, log });
+      node.events = intake;
+      addEventRoute(hub, intake);
+      startWhenFlowsRun(() => intake.start());
       hub.start(RED.server, RED.httpNode);
       unwait = waiting?.serve(hub.agentPath) ?? null;
       dashboard?.start();
       node.log(`agents connect to ${hub.agentPath}${fromEnv ? ' (hub token from DMS3_TOKEN)' : ''}${dashboard ? `; dashboard at ${hub.basePath}/` : ''}`);
     } catch (err) {
       keys?.close();
+      tracker?.close();
       node.events = null;
       node.error(`not started: ${(err as Error).message}`);
       return;
@@ -157,6 +202,8 @@ export = function (RED: NodeAPI) {
     node.on('close', (_removed, done) => {
       unwait?.();
       dashboard?.stop();
+      node.events?.close();
+      tracker?.close();
       void hub.stop().finally(() => {
         keys?.close();
         done();

@@ -133,7 +133,8 @@ describe('dms3-event: motion events from the hook to the flow', () => {
     assert.deepEqual(rest, { agent: 'kitchen', hostname: hostname(), camera: '1', eventId: '7', kind: 'picture', pixels: 1234, width: 320, height: 240, percent: 1.6, time: '2025-03-01T10:00:00.000Z' });
     assert.deepEqual({ ...f, data: undefined }, { name: '01-20250301100000-01.jpg', mime: 'image/jpeg', size: jpg.length, data: undefined });
     assert.ok(Buffer.isBuffer(f.data) && f.data.equals(jpg), 'the file itself');
-    assert.deepEqual({ ...msg.motion, id: typeof msg.motion.id }, { id: 'string', event: 7, cameraName: null, noise: 12 });
+    assert.deepEqual({ ...msg.motion, id: typeof msg.motion.id, receivedAt: typeof msg.motion.receivedAt }, { id: 'string', event: 7, cameraName: null, noise: 12, receivedAt: 'string', replay: false });
+    assert.match(msg._msgid, /^[0-9a-f]{16}$/, "the hub's message id, by which it follows the event");
     const agents = await call(`${helper.url()}/dms3/api/agents`, { token: HUB });
     assert.equal(agents.json.find((a: any) => a.name === 'kitchen').eventsReceived, 1);
     const status = helper

@@ -1,39 +1,50 @@
 // The event endpoint on a plain Hub and Express app (what Node-RED gives it), for what the node tests
 // cannot set up: a body parser before the hub (httpNodeMiddleware), and a client that gives up mid-upload.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import express from 'express';
 import type { MotionEvent } from '../../lib/event';
 import { Tokens } from '../../nodes/dms3-server/auth';
+import { DeliveryTracker } from '../../nodes/dms3-server/delivery';
 import { SeenKeys } from '../../nodes/dms3-server/event-keys';
-import { addEventRoute, EventIntake } from '../../nodes/dms3-server/events';
+import { EventStore } from '../../nodes/dms3-server/event-store';
+import { addEventRoute, EventIntake, type EventExtras } from '../../nodes/dms3-server/events';
 import { Hub } from '../../nodes/dms3-server/hub';
 import { makeJpeg } from '../support/images';
-import { delay } from '../support/red';
+import { delay, waitFor } from '../support/red';
 
 const TOKEN = 'hub-token-for-tests-0123456789';
 const cleanup: (() => unknown)[] = [];
 
-async function serve(before?: express.RequestHandler): Promise<{ url: string; seen: MotionEvent[]; errors: string[] }> {
+async function serve(before?: express.RequestHandler, store = new EventStore(null)): Promise<{ url: string; seen: MotionEvent[]; extras: EventExtras[]; errors: string[]; intake: EventIntake; hub: Hub }> {
   const app = express();
   if (before) app.use(before);
   const server: Server = createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const errors: string[] = [];
   const hub = new Hub({ base: '/dms3', httpRoot: '/', heartbeatMs: 10_000, tokens: new Tokens(TOKEN, new Map()), log: { info: () => {}, warn: () => {}, error: (m) => errors.push(m) } });
-  const intake = new EventIntake({ limitBytes: 1024 * 1024, keys: new SeenKeys(null), registry: hub.registry });
+  const log = { warn: () => {}, error: (m: string) => errors.push(m) };
+  const intake = new EventIntake({ limitBytes: 1024 * 1024, keys: new SeenKeys(null), registry: hub.registry, store, tracker: new DeliveryTracker(null, 'hub'), countsFile: null, log });
   const seen: MotionEvent[] = [];
-  intake.bind((e) => seen.push(e));
+  const extras: EventExtras[] = [];
+  intake.bind((e, x) => {
+    seen.push(e);
+    extras.push(x);
+  });
   addEventRoute(hub, intake);
   hub.start(server, app);
   cleanup.push(
+    () => intake.close(),
     () => hub.stop(),
     () => new Promise((r) => server.close(r)),
     () => server.closeAllConnections(),
   );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/dms3/event?agent=kitchen&camera=1&event=3&kind=picture&pixels=768`, seen, errors };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/dms3/event?agent=kitchen&camera=1&event=3&kind=picture&pixels=768`, seen, extras, errors, intake, hub };
 }
 
 describe('event endpoint on a plain server', () => {
@@ -63,5 +74,99 @@ describe('event endpoint on a plain server', () => {
     assert.equal(res.status, 201);
     assert.equal(seen.length, 1);
     assert.deepEqual(errors, [], 'nothing logged as an internal error');
+  });
+});
+
+describe('event endpoint with the durable store', () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  function storeIn(opts?: { maxBytes: number; maxAgeMs: number }): EventStore {
+    const d = mkdtempSync(join(tmpdir(), 'dms3-intake-'));
+    dirs.push(d);
+    const store = new EventStore(d, opts);
+    store.open();
+    return store;
+  }
+  const post = (url: string, body: Buffer, key?: string) =>
+    fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'image/jpeg', ...(key ? { 'Idempotency-Key': key } : {}) }, body: new Uint8Array(body), signal: AbortSignal.timeout(5000) });
+
+  const stored = (id: string, size: number, key: string | null) => ({ v: 1 as const, id, key, receivedAt: Date.now() - 1000, meta: { agent: 'kitchen', hostname: 'k', camera: '1', cameraName: null, event: 1, eventId: null, kind: 'picture' as const, pixels: 1, noise: null, time: null, name: 'a.jpg' }, media: { kind: 'picture' as const, mime: 'image/jpeg', ext: 'jpg', width: 64, height: 48 }, size });
+
+  it('answers 201 only with the event on disk; it leaves the store once delivered (no hooks here)', async () => {
+    const store = storeIn();
+    const { url, intake } = await serve(undefined, store);
+    const onDisk: boolean[] = [];
+    intake.bind((_e, x) => onDisk.push(store.has(x.id) && readdirSync(store.dir!).some((n) => n.includes(x.id))));
+    const res = await post(url, makeJpeg(64, 48), 'key-disk-0123456789ab');
+    assert.equal(res.status, 201);
+    assert.deepEqual(onDisk, [true]);
+    await waitFor(() => store.size === 0 && readdirSync(store.dir!).length === 0, 5000, 'the finished event removed from the disk');
+  });
+
+  it('delivers what an earlier run left, oldest first and marked replay, then empties; their keys stay known', async () => {
+    const store = storeIn();
+    const jpg = makeJpeg(64, 48);
+    const ids = ['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b'];
+    await store.put(stored(ids[1], jpg.length, null), jpg);
+    await store.put({ ...stored(ids[0], jpg.length, 'key-replay-0123456789'), receivedAt: Date.now() - 5000 }, jpg);
+    const reopened = new EventStore(store.dir);
+    reopened.open();
+    const next = await serve(undefined, reopened);
+    next.intake.start();
+    await waitFor(() => next.seen.length === 2, 5000, 'the replay');
+    assert.deepEqual(
+      next.extras.map((x) => [x.id, x.replay]),
+      [
+        [ids[0], true],
+        [ids[1], true],
+      ],
+    );
+    assert.ok(next.seen[0].file.data.equals(jpg));
+    await waitFor(() => reopened.size === 0, 5000, 'the store emptied');
+    const retry = await post(next.url, jpg, 'key-replay-0123456789');
+    assert.deepEqual([retry.status, await retry.json()], [200, { duplicate: true }]);
+  });
+
+  it('a full store answers 503 with Retry-After and reads nothing; the agent keeps the event', async () => {
+    const jpg = makeJpeg(64, 48);
+    const store = storeIn({ maxBytes: jpg.length + 10, maxAgeMs: 60_000 });
+    await store.put(stored('00000000-0000-4000-8000-000000000001', jpg.length, null), jpg);
+    const { url, seen } = await serve(undefined, store);
+    const res = await post(url, jpg, 'key-full-0123456789ab');
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '60');
+    assert.match(((await res.json()) as { error: string }).error, /event store is full/);
+    assert.equal(seen.length, 0);
+  });
+
+  it('the same upload twice at once: one is stored, the other told to retry (409), none counted twice', async () => {
+    const store = storeIn();
+    const { url, seen } = await serve(undefined, store);
+    const jpg = makeJpeg(320, 240);
+    const key = 'key-twice-0123456789ab';
+    const answers = await Promise.all([post(url, jpg, key), post(url, jpg, key)]);
+    const statuses = answers.map((r) => r.status).sort();
+    assert.ok(
+      JSON.stringify(statuses) === '[200,201]' || JSON.stringify(statuses) === '[201,409]',
+      `answers ${statuses.join(', ')}`,
+    );
+    const conflict = answers.find((r) => r.status === 409);
+    if (conflict) assert.equal(conflict.headers.get('retry-after'), '5');
+    assert.equal(seen.length, 1);
+  });
+
+  it('a store that cannot write answers 503, never 201', async () => {
+    const store = storeIn();
+    rmSync(store.dir!, { recursive: true });
+    writeFileSync(store.dir!, 'not a directory');
+    const { url, seen, errors } = await serve(undefined, store);
+    const res = await post(url, makeJpeg(64, 48), 'key-broken-0123456789');
+    assert.equal(res.status, 503);
+    assert.match(((await res.json()) as { error: string }).error, /could not store the event/);
+    assert.equal(seen.length, 0);
+    assert.match(errors.join('\n'), /not stored: ENOTDIR/);
   });
 });
