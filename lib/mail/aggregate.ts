@@ -12,6 +12,8 @@
 //   `cooldownMs`; the count appears in that camera's next mail.
 // - Daily cap: at most `dailyCap` mails per local calendar day; further events are counted and the
 //   first refusal of the day is flagged (capReached) so the caller can log it once.
+// - Restart: restore() takes the mails an earlier run sent (from the caller's journal), so the cooldown,
+//   the day's count and the events already mailed hold across a restart.
 import type { MotionEvent } from '../event';
 import { mailAllowed, type Rule } from './rules';
 
@@ -35,6 +37,15 @@ export interface MailJob {
   pictures: number; // pictures seen in the event
   suppressed: number; // this camera's events skipped by the cooldown since its previous mail
   capped: number; // mails refused by the daily cap since the previous mail
+  ids: string[]; // the ids of the messages this mail carries (those offered with one)
+}
+
+/** A mail an earlier run sent, as restore() takes it. */
+export interface MailedBefore {
+  at: number; // ms, when it left the aggregator
+  key: string; // eventKey() of its event
+  agent: string;
+  camera: string;
 }
 
 export type Outcome =
@@ -71,6 +82,7 @@ interface Batch {
   firstAt: number;
   lastAt: number;
   clip: MotionEvent | null;
+  ids: string[];
 }
 
 type Status = 'mailed' | 'filtered' | 'cooldown' | 'capped';
@@ -107,24 +119,27 @@ export class Aggregator {
   private cappedSinceMail = 0;
   private totals = { filtered: 0, suppressed: 0, capped: 0 };
 
-  /** `today` restores the day's mail count after a restart. */
-  constructor(
-    private readonly opts: AggregateOptions,
-    today?: { day: string; count: number },
-  ) {
-    if (today) {
-      this.day = today.day;
-      this.mailsToday = today.count;
+  constructor(private readonly opts: AggregateOptions) {}
+
+  /** Takes in the mails of an earlier run: their events count as mailed, their cameras cool down, today's count the cap. */
+  restore(mails: readonly MailedBefore[], now: number): void {
+    this.day = localDay(now);
+    for (const m of mails) {
+      if (now - m.at <= RETAIN_MS) this.events.set(m.key, { status: 'mailed', touched: m.at });
+      const cam = this.camera(m);
+      cam.lastMailAt = Math.max(cam.lastMailAt ?? m.at, m.at);
+      if (localDay(m.at) === this.day) this.mailsToday++;
     }
   }
 
-  offer(ev: MotionEvent, now: number): Offer {
+  /** `id` names the message (e.g. the hub's event id): the mail that carries it lists it in `ids`. */
+  offer(ev: MotionEvent, now: number, id?: string): Offer {
     this.prune(now);
     const key = eventKey(ev);
     const state = this.events.get(key);
-    if (ev.kind === 'movie') return this.offerMovie(ev, key, state, now);
+    if (ev.kind === 'movie') return this.offerMovie(ev, key, state, now, id);
     if (state?.status === 'gathering') {
-      this.add(state.batch, ev, now);
+      this.add(state.batch, ev, now, id);
       state.touched = now;
       return { outcome: 'joined', mails: [], capReached: false };
     }
@@ -132,12 +147,15 @@ export class Aggregator {
       state.touched = now;
       return { outcome: state.status === 'mailed' ? 'late' : state.status, mails: [], capReached: false };
     }
-    return this.open(ev, key, now);
+    return this.open(ev, key, now, id);
   }
 
-  private offerMovie(ev: MotionEvent, key: string, state: EventState | undefined, now: number): Offer {
+  private offerMovie(ev: MotionEvent, key: string, state: EventState | undefined, now: number, id: string | undefined): Offer {
     if (state?.status === 'gathering') {
-      if (this.opts.movies) state.batch.clip = ev;
+      if (this.opts.movies) {
+        state.batch.clip = ev;
+        if (id !== undefined) state.batch.ids.push(id);
+      }
       // The movie ends the event either way: no more pictures will come.
       return { outcome: this.opts.movies ? 'released' : 'ignored', mails: [this.release(key, state.batch, now)], capReached: false };
     }
@@ -146,20 +164,20 @@ export class Aggregator {
       state.touched = now;
       const capReached = this.capRefuses(now);
       if (capReached !== null) return { outcome: 'capped', mails: [], capReached };
-      const job: MailJob = { kind: 'clip', key, first: ev, best: null, extras: [], clip: ev, pictures: 0, suppressed: 0, capped: 0 };
+      const job: MailJob = { kind: 'clip', key, first: ev, best: null, extras: [], clip: ev, pictures: 0, suppressed: 0, capped: 0, ids: id === undefined ? [] : [id] };
       return { outcome: 'follow-up', mails: [job], capReached: false };
     }
     if (state) {
       state.touched = now;
       return { outcome: state.status, mails: [], capReached: false };
     }
-    const opened = this.open(ev, key, now);
+    const opened = this.open(ev, key, now, id);
     if (opened.outcome !== 'opened') return opened;
     const s = this.events.get(key) as { batch: Batch };
     return { outcome: 'released', mails: [this.release(key, s.batch, now)], capReached: false };
   }
 
-  private open(ev: MotionEvent, key: string, now: number): Offer {
+  private open(ev: MotionEvent, key: string, now: number, id: string | undefined): Offer {
     if (!mailAllowed(this.opts.rules, ev.agent, ev.camera, new Date(ev.time))) {
       this.totals.filtered++;
       this.events.set(key, { status: 'filtered', touched: now });
@@ -179,13 +197,15 @@ export class Aggregator {
       return { outcome: 'capped', mails: [], capReached };
     }
     cam.gathering++;
-    const batch: Batch = { first: ev, top: [], pictures: 0, firstAt: now, lastAt: now, clip: null };
-    if (ev.kind === 'picture') this.add(batch, ev, now);
+    const batch: Batch = { first: ev, top: [], pictures: 0, firstAt: now, lastAt: now, clip: null, ids: [] };
+    if (ev.kind === 'picture') this.add(batch, ev, now, id);
+    else if (id !== undefined) batch.ids.push(id);
     this.events.set(key, { status: 'gathering', batch, touched: now });
     return { outcome: 'opened', mails: [], capReached: false };
   }
 
-  private add(batch: Batch, ev: MotionEvent, now: number): void {
+  private add(batch: Batch, ev: MotionEvent, now: number, id: string | undefined): void {
+    if (id !== undefined) batch.ids.push(id);
     batch.pictures++;
     batch.lastAt = now;
     batch.top.push(ev);
@@ -213,7 +233,7 @@ export class Aggregator {
     return null;
   }
 
-  private camera(ev: MotionEvent): Camera {
+  private camera(ev: Pick<MotionEvent, 'agent' | 'camera'>): Camera {
     const k = JSON.stringify([ev.agent, ev.camera]);
     let cam = this.cameras.get(k);
     if (!cam) {
@@ -238,6 +258,7 @@ export class Aggregator {
       pictures: batch.pictures,
       suppressed: cam.suppressed,
       capped: this.cappedSinceMail,
+      ids: batch.ids,
     };
     cam.suppressed = 0;
     this.cappedSinceMail = 0;

@@ -28,7 +28,8 @@ export interface OutgoingMail {
   html: string;
   text: string;
   attachments: Attachment[];
-  meta: { agent: string; camera: string; eventId: string; kind: MailJob['kind'] };
+  // key and events let a restart tell which events are already in a mail.
+  meta: { agent: string; camera: string; eventId: string; kind: MailJob['kind']; key?: string; events?: string[] };
 }
 
 export interface Templates {
@@ -121,6 +122,6 @@ export function composeMail(job: MailJob, templates: Templates, opts: { to: Reci
     html: templates.html.fill(view),
     text: templates.text.fill(view),
     attachments,
-    meta: { agent: job.first.agent, camera: job.first.camera, eventId: job.first.eventId, kind: job.kind },
+    meta: { agent: job.first.agent, camera: job.first.camera, eventId: job.first.eventId, kind: job.kind, key: job.key, events: job.ids },
   };
 }

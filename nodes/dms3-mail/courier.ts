@@ -71,10 +71,12 @@ export class Courier {
   /**
    * Store a mail and deliver it. Resolves "sent" after a successful first attempt, "queued" when it waits
    * for a retry (or the courier is stopped); rejects when the server refused it for good.
+   * `onStored` runs as soon as the mail is durably in the outbox.
    */
-  async enqueue(mail: OutgoingMail): Promise<Delivery> {
+  async enqueue(mail: OutgoingMail, onStored: (stored: StoredMail) => void = () => {}): Promise<Delivery> {
     await this.start();
     const stored = await this.outbox.put(mail, this.now());
+    onStored(stored);
     this.queue.push(stored);
     if (this.stopped || this.retrying) return 'queued';
     const result = new Promise<Delivery>((resolve, reject) => this.waiters.set(stored.id, { resolve, reject }));

@@ -1,5 +1,7 @@
 // dms3-mail: Motion events in, one mail per event out (see lib/mail/aggregate.ts for the rules).
 // This file adapts: validation → aggregator → template → durable outbox → SMTP, plus status and done().
+// An input completes (done) once the mail that carries it is in the outbox and in the journal, so the
+// hub keeps an event until then; an event the journal already knows (a replay after a crash) is not mailed again.
 import nodemailer from 'nodemailer';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,6 +12,7 @@ import { parseMailOptions, type MailOptions } from '../../lib/mail/options';
 import { transportOptions, type SmtpAccount } from '../../lib/mail/smtp';
 import type { Done, Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { Courier } from './courier';
+import { MailJournal } from './journal';
 import { Outbox, type StoredMail } from './outbox';
 import { TemplateSource } from './templates';
 
@@ -18,13 +21,8 @@ interface MailDef extends NodeDef {
   template?: string;
 }
 
-interface DayCount {
-  day: string;
-  count: number;
-}
-
-const CONTEXT_KEY = 'dms3-mail-day';
 const CLOSE_WRITE_MS = 10_000;
+const SEEN_IDS = 10_000;
 
 function summary(mail: StoredMail): NodeMessage {
   return { topic: 'dms3-mail', payload: { ...mail.meta, subject: mail.subject, id: mail.id, attempts: mail.attempts, error: mail.lastError } };
@@ -60,8 +58,17 @@ export = function (RED: NodeAPI) {
     const from = smtp.settings.from;
     const transport = nodemailer.createTransport(transportOptions(smtp.settings));
     const outbox = new Outbox(join(userDir, 'dms3-outbox', node.id.replace(/[^\w.-]/g, '_')));
-    const aggregator = new Aggregator(opts, node.context().get(CONTEXT_KEY) as DayCount | undefined);
+    let journal: MailJournal | null = null;
+    try {
+      journal = new MailJournal(join(outbox.dir, 'journal.log'), outbox.mailedSync());
+    } catch (err) {
+      node.warn(`mail journal not kept (${(err as Error).message}): after a restart, events delivered again may be mailed twice`);
+    }
+    const aggregator = new Aggregator(opts);
+    aggregator.restore(journal?.list() ?? [], Date.now());
     const pending = new Map<string, Done[]>(); // event key → done() of the inputs that wait for its mail
+    const seen = new Set<string>(); // ids offered in this run
+    let repeated = 0;
     let timer: NodeJS.Timeout | undefined;
     let problem: string | null = null;
 
@@ -106,6 +113,7 @@ export = function (RED: NodeAPI) {
       if (c.gathering) parts.push(`collecting ${c.gathering}`);
       const skipped = c.filtered + c.suppressed + c.capped;
       if (skipped) parts.push(`skipped ${skipped}`);
+      if (repeated) parts.push(`already mailed ${repeated}`);
       if (c.capReached) parts.push(`cap ${opts.dailyCap}/day reached`);
       const fill = courier.failed ? 'red' : courier.retrying || c.capReached ? 'yellow' : c.gathering ? 'blue' : 'green';
       node.status({ fill, shape: courier.retrying ? 'ring' : 'dot', text: parts.join(', ') || 'ready' });
@@ -115,13 +123,22 @@ export = function (RED: NodeAPI) {
       for (const job of jobs) {
         const dones = pending.get(job.key) ?? [];
         pending.delete(job.key);
+        let stored = false;
+        const carried = () => {
+          stored = true;
+          try {
+            journal?.add({ at: Date.now(), key: job.key, agent: job.first.agent, camera: job.first.camera, ids: job.ids });
+          } catch (err) {
+            node.warn(`mail journal: ${(err as Error).message}`);
+          }
+          dones.forEach((d) => d());
+        };
         try {
           const mail = composeMail(job, await templates.get(), { to: opts.to, maxClipBytes: opts.maxClipBytes });
-          await courier.enqueue(mail);
+          await courier.enqueue(mail, carried);
           problem = null; // e.g. a template file that was missing at start and has been fixed
-          dones.forEach((d) => d());
         } catch (err) {
-          if (dones.length) dones.forEach((d) => d(err as Error));
+          if (!stored && dones.length) dones.forEach((d) => d(err as Error));
           else node.error(`mail for event ${job.first.eventId} of camera ${job.first.camera} failed: ${(err as Error).message}`, { topic: 'dms3-mail', payload: { agent: job.first.agent, camera: job.first.camera, eventId: job.first.eventId } });
         }
         showStatus();
@@ -151,12 +168,22 @@ export = function (RED: NodeAPI) {
         done(err as Error);
         return;
       }
-      const offer = aggregator.offer(event, Date.now());
-      const c = aggregator.counters(Date.now());
-      node.context().set(CONTEXT_KEY, { day: c.day, count: c.mailsToday } satisfies DayCount);
+      const motion = msg.motion as { id?: unknown } | undefined;
+      const id = typeof motion?.id === 'string' ? motion.id : undefined;
+      if (id !== undefined && (journal?.has(id) || seen.has(id))) {
+        repeated++;
+        showStatus();
+        done();
+        return;
+      }
+      if (id !== undefined) {
+        seen.add(id);
+        if (seen.size > SEEN_IDS) seen.delete(seen.values().next().value as string);
+      }
+      const offer = aggregator.offer(event, Date.now(), id);
       if (offer.capReached) node.warn(`daily cap of ${opts.dailyCap} mails reached: further events today are counted, not mailed`);
-      // The input that starts an event (or ends it with a movie) completes when its mail was first tried.
-      if (offer.outcome === 'opened' || offer.outcome === 'released' || offer.outcome === 'follow-up') {
+      // An input that is in a mail completes when that mail is stored; the others at once.
+      if (offer.outcome === 'opened' || offer.outcome === 'joined' || offer.outcome === 'released' || offer.outcome === 'follow-up') {
         const key = eventKey(event);
         pending.set(key, [...(pending.get(key) ?? []), done]);
       } else {
@@ -174,8 +201,9 @@ export = function (RED: NodeAPI) {
       const jobs = removed ? [] : aggregator.flush(Date.now());
       const flushed = Promise.race([dispatch(jobs), new Promise((r) => setTimeout(r, CLOSE_WRITE_MS).unref())]);
       void flushed.then(() => {
-        for (const dones of pending.values()) dones.forEach((d) => d());
+        // Inputs whose mail is not stored stay unfinished, so the hub delivers their events again.
         pending.clear();
+        journal?.close();
         transport.close();
         if (removed && courier.queued) node.warn(`node removed with ${courier.queued} unsent mail(s) left in ${outbox.dir}`);
         done();

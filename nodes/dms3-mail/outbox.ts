@@ -2,10 +2,12 @@
 // of the node's own. Every file is written to a temporary name, synced and renamed, so a crash leaves
 // either the whole mail or nothing; side files without their JSON are leftovers and are removed.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutgoingMail } from '../../lib/mail/compose';
 import type { Recipient } from '../../lib/mail/options';
+import type { JournalEntry } from './journal';
 
 export interface StoredMail {
   version: 1;
@@ -73,7 +75,36 @@ export class Outbox {
       meta: mail.meta,
     };
     await writeAtomic(this.file(`${id}.json`), JSON.stringify(stored));
+    // The rename itself must survive a crash: the events in this mail are finished once it is stored.
+    const dir = await open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
     return stored;
+  }
+
+  /** The events of the mails kept here (waiting or failed), read at once so a restart knows them before any input. */
+  mailedSync(): JournalEntry[] {
+    const found: JournalEntry[] = [];
+    for (const dir of [this.dir, join(this.dir, 'failed')]) {
+      let names: string[];
+      try {
+        names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        try {
+          const m = JSON.parse(readFileSync(join(dir, name), 'utf8')) as StoredMail;
+          if (m.meta.key && Array.isArray(m.meta.events)) found.push({ at: m.createdAt, key: m.meta.key, agent: m.meta.agent, camera: m.meta.camera, ids: m.meta.events });
+        } catch {
+          // unreadable: list() leaves it for inspection
+        }
+      }
+    }
+    return found;
   }
 
   /** Rewrite a mail's record (attempts, last error). */

@@ -14,7 +14,7 @@ export function sampleJob(over: Partial<MailJob> = {}): MailJob {
   });
   return {
     kind: 'event', key: 'sample', first: best, best, extras: [], clip: movieEvent({ eventId: '20250601-0417' }, 3_400_000),
-    pictures: 14, suppressed: 2, capped: 0, ...over,
+    pictures: 14, suppressed: 2, capped: 0, ids: [], ...over,
   };
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MotionEvent } from '../../lib/event';
-import { Aggregator, type AggregateOptions } from '../../lib/mail/aggregate';
+import { Aggregator, eventKey, type AggregateOptions } from '../../lib/mail/aggregate';
 import { parseRules } from '../../lib/mail/rules';
 import { movieEvent, pictureEvent } from '../support/motion-event';
 
@@ -194,13 +194,29 @@ describe('mail aggregation: daily cap', () => {
     assert.equal(agg.counters(nextDay + 10 * S).mailsToday, 2);
   });
 
-  it('cap 0 means no limit; a restored count carries over a restart on the same day', () => {
+  it('cap 0 means no limit; mails restored from an earlier run count on the same day only', () => {
     const free = new Aggregator(options({ cooldownMs: 0, dailyCap: 0 }));
     for (let i = 0; i < 300; i++) assert.equal(free.offer(pic({ eventId: String(i) }), T0).outcome, 'opened');
-    const restored = new Aggregator(options({ dailyCap: 3 }), { day: '2025-06-01', count: 3 });
+    const sent = (at: number) => [1, 2, 3].map((n) => ({ at: at - n * 1000, key: eventKey(pic({ eventId: `old${n}`, camera: `c${n}` })), agent: 'kitchen', camera: `c${n}` }));
+    const restored = new Aggregator(options({ dailyCap: 3, cooldownMs: 0 }));
+    restored.restore(sent(T0), T0);
     assert.equal(restored.offer(pic(), T0).outcome, 'capped');
-    const otherDay = new Aggregator(options({ dailyCap: 3 }), { day: '2025-05-31', count: 3 });
+    const otherDay = new Aggregator(options({ dailyCap: 3, cooldownMs: 0 }));
+    otherDay.restore(sent(T0 - 24 * 3600 * S), T0);
     assert.equal(otherDay.offer(pic(), T0).outcome, 'opened');
+  });
+
+  it('after a restart, a camera mailed just before still cools down and its event counts as mailed', () => {
+    const before = new Aggregator(options({ cooldownMs: 60 * S }));
+    before.offer(pic({ eventId: '5' }), T0, 'id-a');
+    before.offer(pic({ eventId: '5' }), T0 + S, 'id-b');
+    const [job] = before.due(T0 + 60 * S);
+    assert.deepEqual(job.ids, ['id-a', 'id-b']);
+    const after = new Aggregator(options({ cooldownMs: 60 * S }));
+    after.restore([{ at: T0 + 60 * S, key: job.key, agent: job.first.agent, camera: job.first.camera }], T0 + 70 * S);
+    assert.equal(after.offer(pic({ eventId: '5' }), T0 + 70 * S).outcome, 'late');
+    assert.equal(after.offer(pic({ eventId: '6' }), T0 + 80 * S).outcome, 'cooldown');
+    assert.equal(after.offer(pic({ eventId: '7' }), T0 + 121 * S).outcome, 'opened');
   });
 });
 
