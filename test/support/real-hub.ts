@@ -26,6 +26,8 @@ export interface HubRigOptions {
   token: string;
   /** Per-agent tokens, set as the hub's agentTokens credential. */
   agentTokens?: Record<string, string>;
+  /** More nodes for the flow (tab `tab1`, hub `hub1`), e.g. dms3-event → dms3-mail. */
+  extraNodes?: unknown[];
 }
 
 function flow(dir: string, opts: HubRigOptions): unknown[] {
@@ -79,6 +81,7 @@ function flow(dir: string, opts: HubRigOptions): unknown[] {
       wires: [[]],
     })),
     { id: 'eventsWs', type: 'websocket out', z: 'tab1', name: '', server: 'wsl1', client: '', wires: [] },
+    ...(opts.extraNodes ?? []),
   ];
 }
 
