@@ -105,14 +105,14 @@ export class EventIntake {
     if (this.closed) return;
     for (const [name, n] of Object.entries(this.readCounts())) this.opts.registry.seedEventCount(name, n);
     const expire = () =>
-      void this.opts.store.expire().then(
+      this.opts.store.expire().then(
         (old) => old.forEach((e) => this.opts.log.warn(`event ${e.id} (${e.meta.agent}/${e.meta.camera}, ${new Date(e.receivedAt).toISOString()}) dropped: older than the store's age limit and still not finished by the flow`)),
         (err: Error) => this.opts.log.error(`event store: ${err.message}`),
       );
-    expire();
-    this.expiry = setInterval(expire, EXPIRE_EVERY_MS);
+    this.expiry = setInterval(() => void expire(), EXPIRE_EVERY_MS);
     this.expiry.unref();
-    void this.replay();
+    // What is too old goes first: it is not delivered again.
+    void expire().then(() => this.replay());
   }
 
   close(): void {
@@ -128,6 +128,7 @@ export class EventIntake {
     for (const head of waiting) {
       while (inFlight > 0 && inFlight + head.size > REPLAY_IN_FLIGHT) await new Promise<void>((r) => wake.push(r));
       if (this.closed) return;
+      if (!this.opts.store.has(head.id)) continue;
       let data: Buffer;
       try {
         data = await this.opts.store.data(head.id);
@@ -152,11 +153,17 @@ export class EventIntake {
       finished();
       this.opts.store.remove(head.id).catch((err: Error) => this.opts.log.error(`event ${head.id} finished but not removed from the store: ${err.message}`));
     });
-    try {
-      for (const listener of this.listeners) listener(event, extras, msgid);
-    } finally {
-      following.sent();
+    let failed = false;
+    for (const listener of this.listeners) {
+      try {
+        listener(event, extras, msgid);
+      } catch (err) {
+        failed = true;
+        this.opts.log.error(`event ${head.id} not handed to a dms3-event node: ${(err as Error).message}`);
+      }
     }
+    // A failed hand-over is never finished: the event stays stored and comes again at the next start.
+    if (!failed) following.sent();
   }
 
   readonly handle = async (req: IncomingMessage, res: ServerResponse, { identity }: RouteContext): Promise<void> => {
