@@ -10,7 +10,7 @@ import type { EventKind } from '../lib/event';
 import { checkEventMeta, idempotencyKey, mediaMismatch, type MetaField, type RawMeta } from '../lib/event-upload';
 import { sniffMedia } from '../lib/media';
 import { DEFAULT_CONFIG, loadHookConfig } from './hook-config';
-import { spoolEvent, type Log } from './spool';
+import { dropIntent, noteIntent, spoolEvent, type Log } from './spool';
 import { uploadEvent } from './upload';
 
 export const USAGE = `usage: dms3-agent hook picture|movie --file %f [--pixels %D] --camera %t --event %v
@@ -97,19 +97,33 @@ export async function runHook(argv: string[], env: NodeJS.ProcessEnv, log: Log =
   const { config, upload, path } = prepared;
   // A hostile hub could echo the token back in its answer, which the lines below quote.
   const say: Log = (line) => log(line.split(config.token).join('***'));
+  const event = { meta: upload.meta, key: upload.key, mime: upload.mime, size: upload.file.size };
+  // Noted first, so that a hook killed mid-upload does not lose the event (the agent sends it later).
+  const intent = await noteIntent(config.spool, event, path).catch((err: Error) => {
+    say(`spool ${config.spool.dir} not writable (${err.message}): uploading without a safety net`);
+    return null;
+  });
+  const settle = async () => {
+    if (intent) await dropIntent(config.spool, intent).catch(() => {});
+  };
   const r = await uploadEvent(upload);
-  if (r.outcome === 'accepted' || r.outcome === 'duplicate') return EXIT.ok;
+  if (r.outcome === 'accepted' || r.outcome === 'duplicate') {
+    await settle();
+    return EXIT.ok;
+  }
   if (r.outcome === 'refused') {
+    await settle();
     say(`the hub refused the event (${r.reason}): ${path} not sent`);
     return EXIT.failed;
   }
   try {
-    const stem = await spoolEvent(config.spool, { meta: upload.meta, key: upload.key, mime: upload.mime, size: upload.file.size }, path, say);
+    const stem = await spoolEvent(config.spool, event, path, say);
+    await settle();
     say(`hub unavailable (${r.reason}): event spooled as ${stem}`);
     return EXIT.ok;
   } catch (err) {
-    say(`hub unavailable (${r.reason}) and the event could not be spooled (${(err as Error).message}): ${path} lost`);
-    return EXIT.failed;
+    say(`hub unavailable (${r.reason}) and the event could not be spooled (${(err as Error).message}): ${path} ${intent ? 'left to the agent, to send from where Motion saved it' : 'lost'}`);
+    return intent ? EXIT.ok : EXIT.failed;
   }
 }
 

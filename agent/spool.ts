@@ -2,6 +2,9 @@
 // copy of its file (<stem>.data) and its metadata (<stem>.json, written last: it makes the event
 // visible), each written to a temporary name and renamed. Stems start with the time, so names sort
 // oldest first. Bounded by bytes and events: the oldest are dropped, with a log line.
+// Before it uploads, the hook notes its intent: the metadata with `source`, the path of Motion's file,
+// and no copy. It removes the note once the hub has answered; a hook killed mid-upload leaves it, and
+// the agent uploads from Motion's file when the note is older than INTENT_GRACE_MS.
 // The running agent calls deliverSpool() to upload them once the hub is back.
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
@@ -17,7 +20,11 @@ export interface SpoolEntry {
   mime: string;
   size: number;
   spooledAt: string;
+  source?: string; // an intent: the file is still Motion's, at this path
 }
+
+/** How long an intent belongs to its hook (longer than the upload deadline of the largest event). */
+export const INTENT_GRACE_MS = 2 * 60 * 1000;
 
 export type Log = (line: string) => void;
 
@@ -100,6 +107,20 @@ export async function spoolEvent(opts: SpoolOptions, event: Omit<SpoolEntry, 'v'
   return stem;
 }
 
+/** Notes a hook's upload before it starts; returns the stem to remove once the hub has answered. */
+export async function noteIntent(opts: SpoolOptions, event: Omit<SpoolEntry, 'v' | 'spooledAt' | 'source'>, source: string): Promise<string> {
+  await mkdir(opts.dir, { recursive: true, mode: 0o770 });
+  const stem = newStem();
+  const tmp = join(opts.dir, TMP_PREFIX + stem + JSON_EXT);
+  await writeFile(tmp, JSON.stringify({ v: 1, ...event, spooledAt: new Date().toISOString(), source } satisfies SpoolEntry), { mode: 0o660 });
+  await rename(tmp, join(opts.dir, stem + JSON_EXT));
+  return stem;
+}
+
+export async function dropIntent(opts: SpoolOptions, stem: string): Promise<void> {
+  await unlinkQuiet(join(opts.dir, stem + JSON_EXT));
+}
+
 /** Removes temporary files and copies without metadata left by a crash (only old ones: a hook may be writing). */
 async function removeLeftovers(dir: string, now: number): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
@@ -127,26 +148,31 @@ const running = new Map<string, Promise<Delivery>>();
  * Uploads the spooled events oldest first. Stops at the first failure (the hub is away again, or the
  * token or URL is wrong); deletes each event only after the hub took it. Concurrent calls share one run.
  */
-export function deliverSpool(config: HookConfig, log: Log = (l) => console.log(l), opts: { timeoutMs?: number } = {}): Promise<Delivery> {
+export function deliverSpool(config: HookConfig, log: Log = (l) => console.log(l), opts: { timeoutMs?: number; intentGraceMs?: number } = {}): Promise<Delivery> {
   const dir = config.spool.dir;
   const current = running.get(dir);
   if (current) return current;
-  const run = deliver(config, log, opts.timeoutMs).finally(() => running.delete(dir));
+  const run = deliver(config, log, opts.timeoutMs, opts.intentGraceMs ?? INTENT_GRACE_MS).finally(() => running.delete(dir));
   running.set(dir, run);
   return run;
 }
 
-async function deliver(config: HookConfig, log: Log, timeoutMs: number | undefined): Promise<Delivery> {
+async function deliver(config: HookConfig, log: Log, timeoutMs: number | undefined, intentGraceMs: number): Promise<Delivery> {
   const dir = config.spool.dir;
   const result: Delivery = { delivered: 0, dropped: 0, remaining: 0, error: null };
   await removeLeftovers(dir, Date.now());
   for (const stem of await spooled(dir)) {
     let entry: SpoolEntry;
     let size: number;
+    let file: string;
     try {
+      const noted = await stat(join(dir, stem + JSON_EXT));
       entry = JSON.parse(await readFile(join(dir, stem + JSON_EXT), 'utf8')) as SpoolEntry;
-      size = (await stat(join(dir, stem + DATA_EXT))).size;
-      if (entry.v !== 1 || size !== entry.size) throw new Error('metadata and copy do not match');
+      // A hook that is still uploading owns its intent.
+      if (entry.source !== undefined && Date.now() - noted.mtimeMs < intentGraceMs) continue;
+      file = entry.source ?? join(dir, stem + DATA_EXT);
+      size = (await stat(file)).size;
+      if (entry.v !== 1 || size !== entry.size) throw new Error(entry.source ? `${entry.source} has changed since Motion saved it` : 'metadata and copy do not match');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !(await stat(join(dir, stem + JSON_EXT)).catch(() => null))) continue; // trimmed meanwhile
       log(`spooled event ${stem} is unreadable (${(err as Error).message}): dropped`);
@@ -154,7 +180,7 @@ async function deliver(config: HookConfig, log: Log, timeoutMs: number | undefin
       result.dropped++;
       continue;
     }
-    const r: UploadResult = await uploadEvent({ base: config.base, token: config.token, meta: entry.meta, key: entry.key, mime: entry.mime, file: { path: join(dir, stem + DATA_EXT), size }, timeoutMs });
+    const r: UploadResult = await uploadEvent({ base: config.base, token: config.token, meta: entry.meta, key: entry.key, mime: entry.mime, file: { path: file, size }, timeoutMs });
     if (r.outcome === 'accepted' || r.outcome === 'duplicate') {
       await drop(dir, stem);
       result.delivered++;
