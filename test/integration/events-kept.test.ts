@@ -1,13 +1,14 @@
 // An accepted event is not lost and not mailed twice: a real `node-red` process with the hub,
 // dms3-event → dms3-mail and a real SMTP server, killed with SIGKILL right after the hub's 201.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { spoolEvent } from '../../agent/spool';
 import { health } from '../support/agent';
 import { makeToken, until } from '../support/agent-process';
 import { makeJpeg } from '../support/images';
-import { HubRig } from '../support/real-hub';
+import { agentSetup, HubRig } from '../support/real-hub';
 import { TestSmtp } from '../support/smtp';
 
 describe('accepted events are kept until mailed (real Node-RED, kill -9)', () => {
@@ -103,5 +104,33 @@ describe('accepted events are kept until mailed (real Node-RED, kill -9)', () =>
     assert.equal(hello.status, 200, hello.text);
     const kitchen = (await rig.agentList()).find((a) => a.name === 'kitchen');
     assert.equal(kitchen?.eventsReceived, was);
+  });
+
+  it('an agent killed (kill -9) while it delivers its spool: every spooled event is mailed, once', async (t) => {
+    const spool = join(rig.dir, 'spool-porch');
+    const file = join(rig.dir, 'spooled.jpg');
+    const jpg = makeJpeg(160, 120);
+    writeFileSync(file, jpg);
+    const events: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const event = ++n;
+      events.push(event);
+      const meta = { agent: 'porch', hostname: 'porch-pi', camera: '1', cameraName: null, event, eventId: null, kind: 'picture' as const, pixels: 900, noise: null, time: null, name: 'spooled.jpg' };
+      await spoolEvent({ dir: spool, maxFiles: 1000, maxBytes: 100 * 1024 * 1024 }, { meta, key: `spool-${process.pid}-${event}-0123456789`, mime: 'image/jpeg', size: jpg.length }, file, () => {});
+    }
+    const left = () => readdirSync(spool).filter((f) => f.endsWith('.json')).length;
+    const a = agentSetup(rig.dir, { name: 'porch', server: rig.wsUrl, mode: 'noop', extra: `spool:\n  dir: ${spool}` });
+    const run = rig.agent(a.config);
+    await until(() => left() < 55, 30_000, 'the delivery under way');
+    await rig.stopAgent(run, 'SIGKILL');
+    t.diagnostic(`agent killed with ${left()} of 60 spooled events left`);
+    rig.agent(a.config);
+    await until(() => left() === 0, 60_000, 'the spool delivered');
+    const header = (m: (typeof smtp.mails)[number]) => String(m.parsed.headers.get('x-dms3-event'));
+    await until(() => events.every((e) => smtp.mails.some((m) => header(m) === `porch/1/${e}`)), 60_000, 'a mail for every spooled event');
+    for (const e of events) {
+      const ids = new Set(smtp.mails.filter((m) => header(m) === `porch/1/${e}`).map((m) => String(m.parsed.messageId)));
+      assert.equal(ids.size, 1, `event ${e} in ${ids.size} mails`);
+    }
   });
 });
