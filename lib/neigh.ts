@@ -38,14 +38,15 @@ export function parseIpNeigh(text: string): NeighEntry[] {
 
 /**
  * Entries that prove presence. REACHABLE does: the kernel holds that state only for its reachable
- * time (15-45 s by default) after the neighbour last answered. DELAY and PROBE do only with a
- * confirmation at most `maxAgeSec` old: they mean "answered once, now being re-checked", and an entry
- * the kernel created from a neighbour's own request carries a back-dated confirmation. STALE never
- * does: the kernel keeps it for as long as nobody asks.
+ * time (15-45 s by default) after the neighbour last answered. DELAY, PROBE and STALE do only with a
+ * confirmation at most `maxAgeSec` old: an ARP answer during this scan confirms the entry even if it has
+ * gone STALE by the time the table is read (a slow sweep, a short reachable time), while an entry the
+ * kernel created from a neighbour's own request carries a back-dated confirmation. An old STALE entry
+ * never counts: the kernel keeps it for as long as nobody asks.
  */
 export function freshSightings(entries: NeighEntry[], maxAgeSec: number): Sighting[] {
-  const proves = (e: NeighEntry) =>
-    e.states.includes('REACHABLE') || ((e.states.includes('DELAY') || e.states.includes('PROBE')) && e.confirmedAgeSec !== null && e.confirmedAgeSec <= maxAgeSec);
+  const confirmed = (e: NeighEntry) => e.confirmedAgeSec !== null && e.confirmedAgeSec <= maxAgeSec;
+  const proves = (e: NeighEntry) => e.states.includes('REACHABLE') || (['DELAY', 'PROBE', 'STALE'].some((s) => e.states.includes(s)) && confirmed(e));
   return entries.filter((e) => e.mac !== null && proves(e)).map((e) => ({ mac: e.mac!, ip: e.ip }));
 }
 

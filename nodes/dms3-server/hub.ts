@@ -47,16 +47,24 @@ const INTERNAL_ERROR = { error: 'internal error' };
 const LINGER_BYTES = 1024 * 1024;
 const LINGER_MS = 2000;
 
-/** Reads and drops the rest of a refused body, within the bounds; beyond them the connection is cut. */
-function linger(req: IncomingMessage): void {
+/** Reads and drops the rest of a refused body, then calls `then(cut)`; `cut` when it went over the bounds. */
+function drain(req: IncomingMessage, then: (cut: boolean) => void): void {
   let left = LINGER_BYTES;
-  const cut = setTimeout(() => req.socket.destroy(), LINGER_MS);
-  cut.unref();
-  req.on('data', (chunk: Buffer) => {
+  let settled = false;
+  const finish = (cut: boolean) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    then(cut);
+  };
+  const onData = (chunk: Buffer) => {
     left -= chunk.length;
-    if (left < 0) req.socket.destroy();
-  });
-  req.once('end', () => clearTimeout(cut)).once('close', () => clearTimeout(cut));
+    if (left < 0) finish(true);
+  };
+  const timer = setTimeout(() => finish(true), LINGER_MS);
+  timer.unref();
+  req.on('data', onData).once('end', () => finish(false)).once('close', () => finish(true));
 }
 
 /** The decision in force, as /api/state serves it. */
@@ -334,16 +342,22 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
 
   /**
    * A refusal. A body the hub did not read is not read to its end (the connection closes), except a
-   * small declared one: that is read and dropped (at most LINGER_BYTES, LINGER_MS), because closing on
-   * unread bytes makes the kernel reset the connection, and the client may lose the answer with it.
+   * small declared one: that is read and dropped first (at most LINGER_BYTES, LINGER_MS), then answered,
+   * because a server that closes on unread bytes makes the kernel reset the connection, and the client
+   * may lose the answer with it (a client that sent "Connection: close" is always closed after the answer).
    */
   private refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string): void {
-    if (!req.complete && !res.hasHeader('Connection')) {
-      const declared = Number(req.headers['content-length']);
-      if (declared > 0 && declared <= LINGER_BYTES && !req.destroyed && req.listenerCount('data') === 0) linger(req);
-      else res.setHeader('Connection', 'close');
+    const send = () => sendJson(res, status, { error });
+    if (req.complete || res.hasHeader('Connection')) return send();
+    const declared = Number(req.headers['content-length']);
+    if (declared > 0 && declared <= LINGER_BYTES && !req.destroyed && req.listenerCount('data') === 0) {
+      return drain(req, (cut) => {
+        if (cut) res.setHeader('Connection', 'close');
+        if (!res.destroyed) send();
+      });
     }
-    sendJson(res, status, { error });
+    res.setHeader('Connection', 'close');
+    send();
   }
 
   private guardRequest(req: IncomingMessage, res: ServerResponse, fn: () => void): void {

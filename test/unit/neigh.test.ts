@@ -31,14 +31,19 @@ describe('neighbour table parser', () => {
     assert.equal(parseIpNeigh(NEIGH6_S)[1].mac, '02:00:00:00:00:02');
   });
 
-  it('counts REACHABLE, and DELAY/PROBE only with a fresh confirmation; STALE never proves presence', () => {
+  it('counts REACHABLE, and DELAY/PROBE/STALE only with a fresh confirmation', () => {
     assert.deepEqual(freshSightings(parseIpNeigh(NEIGH_S), 15), [
       { mac: '02:00:00:00:00:01', ip: '10.213.0.11' },
       { mac: '02:00:00:00:00:03', ip: '10.213.0.13' },
     ]);
+    // STALE confirmed 35 s ago: it answered within the last 35 s (e.g. during a slow sweep), not since.
+    assert.deepEqual(
+      freshSightings(parseIpNeigh(NEIGH_S), 35).map((x) => x.ip),
+      ['10.213.0.11', '10.213.0.12', '10.213.0.13'],
+    );
     // PROBE confirmed 62 s ago: the neighbour is being re-checked, not seen.
-    assert.equal(freshSightings(parseIpNeigh(NEIGH_S), 61).length, 2);
-    assert.equal(freshSightings(parseIpNeigh(NEIGH_S), 62).length, 3);
+    assert.equal(freshSightings(parseIpNeigh(NEIGH_S), 61).length, 3);
+    assert.equal(freshSightings(parseIpNeigh(NEIGH_S), 62).length, 4);
     // A DELAY entry created from the neighbour's own solicitation is back-dated: not fresh.
     assert.deepEqual(freshSightings(parseIpNeigh(NEIGH6_S), 15), [{ mac: '02:00:00:00:00:02', ip: 'fe80::ff:fe00:2' }]);
     // The REACHABLE state itself is the kernel's fresh confirmation, also without `-s` statistics.
@@ -52,7 +57,7 @@ describe('neighbour table parser', () => {
     assert.deepEqual(answeredSightings(entries, new Set()), []);
   });
 
-  it('round-trips generated lines; only REACHABLE or freshly confirmed DELAY/PROBE are sightings (property)', () => {
+  it('round-trips generated lines; only REACHABLE or freshly confirmed DELAY/PROBE/STALE are sightings (property)', () => {
     const state = fc.constantFrom('REACHABLE', 'STALE', 'DELAY', 'PROBE', 'FAILED', 'INCOMPLETE', 'PERMANENT', 'NOARP');
     const mac = fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 6, maxLength: 6 }).map((b) => b.map((x) => x.toString(16).padStart(2, '0')).join(':'));
     const entry = fc.record({ ip: fc.ipV4(), mac, state, age: fc.nat(500), space: fc.boolean(), dev: fc.boolean() });
@@ -64,7 +69,7 @@ describe('neighbour table parser', () => {
           parsed.map((p) => [p.ip, p.mac, p.states[0], p.confirmedAgeSec, p.dev]),
           list.map((x) => [x.ip, x.mac, x.state, x.age, x.dev ? 'wlan0' : null]),
         );
-        const expected = list.filter((x) => x.state === 'REACHABLE' || (['DELAY', 'PROBE'].includes(x.state) && x.age <= maxAge)).map((x) => ({ mac: x.mac, ip: x.ip }));
+        const expected = list.filter((x) => x.state === 'REACHABLE' || (['DELAY', 'PROBE', 'STALE'].includes(x.state) && x.age <= maxAge)).map((x) => ({ mac: x.mac, ip: x.ip }));
         assert.deepEqual(freshSightings(parsed, maxAge), expected);
       }),
     );
