@@ -15,7 +15,7 @@ import { Sessions, TrustedProxies } from './session';
 import { DeliveryTracker, type Hooks } from './delivery';
 import { SeenKeys } from './event-keys';
 import { DEFAULT_STORE_DAYS, DEFAULT_STORE_MB, EventStore } from './event-store';
-import { addEventRoute, DEFAULT_EVENT_LIMIT_MB, EventIntake, type EventsNode } from './events';
+import { addEventRoute, DEFAULT_EVENT_LIMIT_MB, DEFAULT_PIXEL_LIMIT_MP, EventIntake, type EventsNode } from './events';
 import { waitingAgents } from './waiting-agents';
 
 interface ServerDef extends NodeDef {
@@ -24,6 +24,7 @@ interface ServerDef extends NodeDef {
   eventLimit?: string | number; // MB
   storeLimit?: string | number; // MB kept for events the flow has not finished
   storeDays?: string | number; // days an unfinished event is kept
+  pixelLimit?: string | number; // megapixels a picture may have
   /** Addresses of the reverse proxy whose X-Forwarded-For/-Proto are believed (none by default). */
   trustProxy?: string;
 }
@@ -93,7 +94,7 @@ export = function (RED: NodeAPI) {
     return Math.round(mb * 1024 * 1024);
   }
 
-  function bounded(field: 'storeLimit' | 'storeDays', value: string | number | undefined, fallback: number, max: number, unit: string): number {
+  function bounded(field: 'storeLimit' | 'storeDays' | 'pixelLimit', value: string | number | undefined, fallback: number, max: number, unit: string): number {
     if (value === undefined || value === '') return fallback;
     const n = Number(value);
     if (!Number.isFinite(n) || n <= 0 || n > max) throw new FieldError(field, value, `expected ${unit} between 0 and ${max}`);
@@ -183,7 +184,8 @@ export = function (RED: NodeAPI) {
       tracker = new DeliveryTracker(hooks, node.id);
       const log = { warn: (m: string) => node.warn(m), error: (m: string) => node.error(m) };
       const countsFile = RED.settings.userDir ? join(RED.settings.userDir, 'dms3', `event-counts-${node.id.replace(/[^A-Za-z0-9_-]/g, '_')}.json`) : null;
-      const intake = new EventIntake({ limitBytes, keys, registry: hub.registry, store, tracker, countsFile, log });
+      const maxPixels = bounded('pixelLimit', config.pixelLimit, DEFAULT_PIXEL_LIMIT_MP, 1000, 'megapixels') * 1e6;
+      const intake = new EventIntake({ limitBytes, keys, registry: hub.registry, store, tracker, countsFile, log, maxPixels });
       node.events = intake;
       addEventRoute(hub, intake);
       startWhenFlowsRun(() => intake.start());

@@ -19,6 +19,17 @@ import { HttpError, sendJson } from './http';
 import type { Hub, RouteContext } from './hub';
 
 export const DEFAULT_EVENT_LIMIT_MB = 25;
+export const DEFAULT_PIXEL_LIMIT_MP = 50;
+
+/** How much the endpoint reads at once, and how slowly: a stalled or crawling upload is cut (408). */
+export interface UploadBounds {
+  total: number; // uploads being read at once, all agents
+  perAgent: number;
+  bytesInFlight: number; // bytes of the uploads being read
+  idleMs: number; // the longest pause between two chunks
+  minBytesPerSec: number; // after a first IDLE period, on average
+}
+export const DEFAULT_UPLOAD_BOUNDS: UploadBounds = { total: 16, perAgent: 4, bytesInFlight: 64 * 1024 * 1024, idleMs: 10_000, minBytesPerSec: 64 * 1024 };
 
 /** What the flow gets besides the MotionEvent: the upload's id and Motion's facts the payload leaves out. */
 export interface EventExtras {
@@ -46,29 +57,52 @@ export interface IntakeOptions {
   /** Where the per-agent counts are kept across restarts (null: not kept). */
   countsFile: string | null;
   log: { warn(m: string): void; error(m: string): void };
+  /** Pictures larger than this (width × height) are refused. */
+  maxPixels?: number;
+  bounds?: UploadBounds;
 }
 
 const REPLAY_IN_FLIGHT = 64 * 1024 * 1024;
 const EXPIRE_EVERY_MS = 3600_000;
 const MAX_COUNTED_AGENTS = 1000;
 
-/** Reads the body while counting its bytes; over the limit it stops reading (the socket is closed after the 413). */
-function readLimited(req: IncomingMessage & { body?: unknown }, limit: number): Promise<Buffer> {
+/**
+ * Reads the body while counting its bytes; over the limit it stops reading (the socket is closed after
+ * the 413). A pause of `idleMs`, or a rate under `minBytesPerSec` once `idleMs` has passed, ends it with 408.
+ * `onChunk` may refuse a chunk (the bytes in flight) by throwing.
+ */
+function readLimited(req: IncomingMessage & { body?: unknown }, limit: number, bounds: UploadBounds, onChunk: (n: number) => void): Promise<Buffer> {
   // A body parser in settings.js (httpNodeMiddleware) may have read it already.
   if (req.readableEnded) return Buffer.isBuffer(req.body) && req.body.length <= limit ? Promise.resolve(req.body) : Promise.reject(new HttpError(415, 'the body was parsed before the hub saw it (httpNodeMiddleware?)'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const started = Date.now();
     let size = 0;
     const finish = (err: Error | null) => {
+      clearTimeout(idle);
+      clearInterval(rate);
       req.off('data', onData).off('end', onEnd).off('error', onClose).off('close', onClose);
-      if (err) reject(err);
-      else resolve(Buffer.concat(chunks, size));
+      if (err) {
+        req.pause();
+        reject(err);
+      } else resolve(Buffer.concat(chunks, size));
     };
+    const idle = setTimeout(() => finish(new HttpError(408, `upload stalled: no data for ${bounds.idleMs / 1000} s`)), bounds.idleMs);
+    // Checked once a second: a body trickled just fast enough to dodge the pause still ends.
+    const rate = setInterval(() => {
+      const secs = (Date.now() - started) / 1000;
+      if (secs * 1000 > bounds.idleMs && size / secs < bounds.minBytesPerSec) finish(new HttpError(408, `upload too slow: ${Math.round(size / secs)} bytes/s (at least ${bounds.minBytesPerSec})`));
+    }, 1000);
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= limit) return void chunks.push(chunk);
-      req.pause();
-      finish(new HttpError(413, `file too large: over ${limit} bytes`));
+      if (size > limit) return finish(new HttpError(413, `file too large: over ${limit} bytes`));
+      try {
+        onChunk(chunk.length);
+      } catch (err) {
+        return finish(err as Error);
+      }
+      chunks.push(chunk);
+      idle.refresh();
     };
     const onEnd = () => finish(null);
     // Node reports a client that went away as an error ("aborted"): the client's doing, not the hub's.
@@ -86,12 +120,20 @@ function busy(res: ServerResponse, status: number, message: string, seconds: num
 export class EventIntake {
   private readonly listeners = new Set<EventListener>();
   private readonly uploading = new Set<string>(); // keys of uploads being read or stored
+  private readonly reading = new Map<string, number>(); // agent → uploads being read
+  private readingTotal = 0;
+  private bytesInFlight = 0;
   private expiry: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly opts: IntakeOptions) {
     // An event stored but not yet finished is still a known upload, whatever the keys file says.
     for (const e of opts.store.pending()) if (e.key) opts.keys.add(e.key);
+  }
+
+  /** Uploads being read now, and their bytes so far. */
+  get receiving(): { uploads: number; bytes: number } {
+    return { uploads: this.readingTotal, bytes: this.bytesInFlight };
   }
 
   /** A dms3-event node takes the hub's events; returns the unbind function. */
@@ -179,6 +221,10 @@ export class EventIntake {
       if (this.listeners.size === 0) throw new HttpError(503, 'no dms3-event node uses this hub');
       const full = this.opts.store.refusal(Number(declared ?? 0));
       if (full) throw busy(res, 503, full, 60);
+      const bounds = this.opts.bounds ?? DEFAULT_UPLOAD_BOUNDS;
+      if (this.readingTotal >= bounds.total) throw busy(res, 503, `the hub is receiving ${bounds.total} uploads already: try again`, 5);
+      if ((this.reading.get(meta.agent) ?? 0) >= bounds.perAgent) throw busy(res, 429, `agent ${JSON.stringify(meta.agent)} is sending ${bounds.perAgent} uploads already: try again`, 5);
+      if (declared !== undefined && this.bytesInFlight + Number(declared) > bounds.bytesInFlight) throw busy(res, 503, `the hub is receiving ${Math.round(this.bytesInFlight / 1048576)} MB already: try again`, 5);
       if (typeof key === 'string') {
         if (this.opts.keys.has(key)) return sendJson(res, 200, { duplicate: true });
         // The same upload twice at once (a retry while the first is still being stored): the agent tries again.
@@ -187,12 +233,36 @@ export class EventIntake {
         claimed = key;
       }
 
-      const data = await readLimited(req, this.opts.limitBytes);
+      this.readingTotal++;
+      this.reading.set(meta.agent, (this.reading.get(meta.agent) ?? 0) + 1);
+      // A declared body is reserved whole at once (so that uploads are refused before, not halfway);
+      // a chunked one is counted as it comes.
+      let counted = declared === undefined ? 0 : Number(declared);
+      this.bytesInFlight += counted;
+      let data: Buffer;
+      try {
+        data = await readLimited(req, this.opts.limitBytes, bounds, (n) => {
+          if (declared !== undefined) return;
+          if (this.bytesInFlight + n > bounds.bytesInFlight) throw busy(res, 503, `the hub is receiving ${Math.round(this.bytesInFlight / 1048576)} MB already: try again`, 5);
+          this.bytesInFlight += n;
+          counted += n;
+        });
+      } finally {
+        this.readingTotal--;
+        const left = (this.reading.get(meta.agent) ?? 1) - 1;
+        if (left > 0) this.reading.set(meta.agent, left);
+        else this.reading.delete(meta.agent);
+        this.bytesInFlight -= counted;
+      }
       bodyRead = true;
       if (data.length === 0) throw new HttpError(400, 'the body is empty: send the file');
       const media = sniffMedia(data);
       const mismatch = mediaMismatch(meta, mime, media);
       if (mismatch || !media) throw new HttpError(400, mismatch ?? 'not a picture or movie');
+      const maxPixels = this.opts.maxPixels ?? DEFAULT_PIXEL_LIMIT_MP * 1e6;
+      if (media.width !== null && media.height !== null && media.width * media.height > maxPixels) {
+        throw new HttpError(400, `picture of ${media.width}×${media.height} pixels: over the limit of ${maxPixels / 1e6} megapixels`);
+      }
       const over = this.opts.store.refusal(data.length);
       if (over) throw busy(res, 503, over, 60);
 

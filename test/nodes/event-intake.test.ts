@@ -13,15 +13,15 @@ import { Tokens } from '../../nodes/dms3-server/auth';
 import { DeliveryTracker } from '../../nodes/dms3-server/delivery';
 import { SeenKeys } from '../../nodes/dms3-server/event-keys';
 import { EventStore } from '../../nodes/dms3-server/event-store';
-import { addEventRoute, EventIntake, type EventExtras } from '../../nodes/dms3-server/events';
+import { addEventRoute, EventIntake, type EventExtras, type IntakeOptions } from '../../nodes/dms3-server/events';
 import { Hub } from '../../nodes/dms3-server/hub';
-import { makeJpeg } from '../support/images';
+import { jpegClaiming, makeJpeg } from '../support/images';
 import { delay, waitFor } from '../support/red';
 
 const TOKEN = 'hub-token-for-tests-0123456789';
 const cleanup: (() => unknown)[] = [];
 
-async function serve(before?: express.RequestHandler, store = new EventStore(null)): Promise<{ url: string; seen: MotionEvent[]; extras: EventExtras[]; errors: string[]; intake: EventIntake; hub: Hub }> {
+async function serve(before?: express.RequestHandler, store = new EventStore(null), extra: Partial<IntakeOptions> = {}): Promise<{ url: string; seen: MotionEvent[]; extras: EventExtras[]; errors: string[]; intake: EventIntake; hub: Hub }> {
   const app = express();
   if (before) app.use(before);
   const server: Server = createServer(app);
@@ -29,7 +29,7 @@ async function serve(before?: express.RequestHandler, store = new EventStore(nul
   const errors: string[] = [];
   const hub = new Hub({ base: '/dms3', httpRoot: '/', heartbeatMs: 10_000, tokens: new Tokens(TOKEN, new Map()), log: { info: () => {}, warn: () => {}, error: (m) => errors.push(m) } });
   const log = { warn: () => {}, error: (m: string) => errors.push(m) };
-  const intake = new EventIntake({ limitBytes: 1024 * 1024, keys: new SeenKeys(null), registry: hub.registry, store, tracker: new DeliveryTracker(null, 'hub'), countsFile: null, log });
+  const intake = new EventIntake({ limitBytes: 1024 * 1024, keys: new SeenKeys(null), registry: hub.registry, store, tracker: new DeliveryTracker(null, 'hub'), countsFile: null, log, ...extra });
   const seen: MotionEvent[] = [];
   const extras: EventExtras[] = [];
   intake.bind((e, x) => {
@@ -168,5 +168,73 @@ describe('event endpoint with the durable store', () => {
     assert.match(((await res.json()) as { error: string }).error, /could not store the event/);
     assert.equal(seen.length, 0);
     assert.match(errors.join('\n'), /not stored: ENOTDIR/);
+  });
+});
+
+describe('event endpoint bounds', () => {
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+  const bounds = { total: 2, perAgent: 1, bytesInFlight: 1024 * 1024, idleMs: 2000, minBytesPerSec: 2048 };
+
+  /** An upload that sends `first` bytes of a declared `size` and then what `then` does; resolves with the answer. */
+  function upload(url: string, agent: string, size: number, first: number, then: (req: ReturnType<typeof request>) => void = () => {}): Promise<{ status: number; retryAfter: string | undefined; error: string }> {
+    return new Promise((resolve) => {
+      const req = request(url.replace('agent=kitchen', `agent=${agent}`), { method: 'POST', agent: false, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'image/jpeg', 'Content-Length': size } }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, error: text.startsWith("{") ? (JSON.parse(text) as { error: string }).error : `(not JSON) ${text}` }));
+      });
+      req.on('error', () => resolve({ status: -1, retryAfter: undefined, error: 'reset' }));
+      if (first > 0) req.write(Buffer.alloc(first, 0xff));
+      else req.flushHeaders();
+      then(req);
+    });
+  }
+
+  it('caps uploads per agent (429) and in total (503), both with Retry-After; a stalled one ends with 408', async () => {
+    const { url, intake } = await serve(undefined, undefined, { bounds });
+    const stalled = upload(url, 'kitchen', 100_000, 1000);
+    await waitFor(() => intake.receiving.uploads === 1, 5000, 'the first upload being read');
+    const again = await upload(url, 'kitchen', 1000, 0);
+    assert.deepEqual([again.status, again.retryAfter], [429, '5']);
+    assert.match(again.error, /agent "kitchen" is sending 1 uploads already/);
+    const second = upload(url, 'garden', 100_000, 1000);
+    await waitFor(() => intake.receiving.uploads === 2, 5000, 'the second upload being read');
+    const third = await upload(url, 'porch', 1000, 0);
+    assert.deepEqual([third.status, third.retryAfter], [503, '5']);
+    const cut = await stalled;
+    assert.equal(cut.status, 408);
+    assert.match(cut.error, /upload stalled: no data for 2 s/);
+    assert.equal((await second).status, 408);
+    // Free again: a good upload goes through.
+    const ok = await fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'image/jpeg' }, body: new Uint8Array(makeJpeg(64, 48)), signal: AbortSignal.timeout(5000) });
+    assert.equal(ok.status, 201);
+  });
+
+  it('ends an upload trickled just fast enough to dodge the pause (408 too slow), and caps the bytes in flight', async () => {
+    const { url, intake } = await serve(undefined, undefined, { bounds: { ...bounds, idleMs: 1000 } });
+    let timer: NodeJS.Timeout | undefined;
+    const trickle = await upload(url, 'kitchen', 100_000, 10, (req) => {
+      timer = setInterval(() => req.write(Buffer.alloc(10, 0xff)), 50);
+    });
+    clearInterval(timer);
+    assert.equal(trickle.status, 408);
+    assert.match(trickle.error, /upload too slow: \d+ bytes\/s \(at least 2048\)/);
+    const big = await upload(url, 'kitchen', 2 * 1024 * 1024, 0);
+    assert.equal(big.status, 413); // over the file limit of this hub (1 MiB)
+    const a = upload(url, 'kitchen', 900_000, 600_000);
+    await waitFor(() => intake.receiving.bytes === 900_000, 5000, 'the declared 900 kB reserved');
+    const b = await upload(url, 'garden', 900_000, 0);
+    assert.deepEqual([b.status, b.retryAfter], [503, '5']);
+    assert.match(b.error, /the hub is receiving 1 MB already/);
+    assert.equal((await a).status, 408);
+  });
+
+  it('refuses a picture that claims more pixels than the limit (400), before anything reaches the flow', async () => {
+    const { url, seen } = await serve(undefined, undefined, { bounds });
+    const res = await fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'image/jpeg' }, body: new Uint8Array(jpegClaiming(65500, 65500)), signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: string }).error, /picture of 65500×65500 pixels: over the limit of 50 megapixels/);
+    assert.equal(seen.length, 0);
   });
 });

@@ -18,6 +18,22 @@ export function makeJpeg(width = 320, height = 240, square?: { x: number; y: num
   return jpeg.encode({ data, width, height }, quality).data;
 }
 
+/** A real JPEG whose frame header claims other dimensions (a "picture bomb" when they are huge). */
+export function jpegClaiming(width: number, height: number): Buffer {
+  const jpg = Buffer.from(makeJpeg(16, 16));
+  for (let i = 2; i < jpg.length - 9; ) {
+    if (jpg[i] !== 0xff) throw new Error('not a JPEG segment');
+    const marker = jpg[i + 1];
+    if (marker >= 0xc0 && marker <= 0xc3) {
+      jpg.writeUInt16BE(height, i + 5);
+      jpg.writeUInt16BE(width, i + 7);
+      return jpg;
+    }
+    i += 2 + jpg.readUInt16BE(i + 2);
+  }
+  throw new Error('no SOF segment');
+}
+
 /** The first bytes of an MP4 file (an ftyp box), enough for type sniffing. */
 export function mp4Header(): Buffer {
   const box = Buffer.alloc(32);
