@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { makeToken, until } from '../support/agent-process';
 import { makeJpeg } from '../support/images';
-import { agentSetup, HubRig } from '../support/real-hub';
+import { agentSetup, HubRig, mailNodes } from '../support/real-hub';
 import { TestSmtp } from '../support/smtp';
 
 const ROUNDS = 20;
@@ -19,14 +19,7 @@ describe('crash campaign: kill -9 of Node-RED during uploads and overrides (real
 
   before(async () => {
     await smtp.start();
-    rig = new HubRig({
-      token: makeToken(),
-      extraNodes: [
-        { id: 'smtp1', type: 'dms3-smtp', name: '', host: '127.0.0.1', port: smtp.port, security: 'none', from: 'dms3@example.com' },
-        { id: 'ev1', type: 'dms3-event', z: 'tab1', name: '', server: 'hub1', wires: [['mail1']] },
-        { id: 'mail1', type: 'dms3-mail', z: 'tab1', name: '', smtp: 'smtp1', to: 'family@example.com', quiet: 0.5, maxWait: 1, cooldown: 0, dailyCap: 0, retryFirst: 0.5, wires: [] },
-      ],
-    });
+    rig = new HubRig({ token: makeToken(), extraNodes: mailNodes(smtp.port, { quiet: 0.5, maxWait: 1, dailyCap: 0, retryFirst: 0.5 }) });
     await rig.start();
   });
   after(async () => {

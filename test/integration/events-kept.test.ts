@@ -8,7 +8,7 @@ import { spoolEvent } from '../../agent/spool';
 import { health } from '../support/agent';
 import { makeToken, until } from '../support/agent-process';
 import { makeJpeg } from '../support/images';
-import { agentSetup, HubRig } from '../support/real-hub';
+import { agentSetup, HubRig, mailNodes } from '../support/real-hub';
 import { TestSmtp } from '../support/smtp';
 
 describe('accepted events are kept until mailed (real Node-RED, kill -9)', () => {
@@ -18,15 +18,8 @@ describe('accepted events are kept until mailed (real Node-RED, kill -9)', () =>
 
   before(async () => {
     await smtp.start();
-    rig = new HubRig({
-      token: makeToken(),
-      extraNodes: [
-        { id: 'smtp1', type: 'dms3-smtp', name: '', host: '127.0.0.1', port: smtp.port, security: 'none', from: 'dms3@example.com' },
-        { id: 'ev1', type: 'dms3-event', z: 'tab1', name: '', server: 'hub1', wires: [['mail1']] },
-        // Gathering (quiet 2 s) keeps the mail in memory well past the kill.
-        { id: 'mail1', type: 'dms3-mail', z: 'tab1', name: '', smtp: 'smtp1', to: 'family@example.com', quiet: 2, maxWait: 5, cooldown: 0, wires: [] },
-      ],
-    });
+    // Gathering (quiet 2 s) keeps the mail in memory well past the kill.
+    rig = new HubRig({ token: makeToken(), extraNodes: mailNodes(smtp.port, { quiet: 2, maxWait: 5 }) });
     await rig.start();
   });
   after(async () => {

@@ -85,6 +85,15 @@ function flow(dir: string, opts: HubRigOptions): unknown[] {
   ];
 }
 
+/** dms3-event → dms3-mail (node `mail1`, outbox `dms3-outbox/mail1`) → an SMTP server on 127.0.0.1, for `extraNodes`. */
+export function mailNodes(smtpPort: number, mail: Record<string, unknown>): unknown[] {
+  return [
+    { id: 'smtp1', type: 'dms3-smtp', name: '', host: '127.0.0.1', port: smtpPort, security: 'none', from: 'dms3@example.com' },
+    { id: 'ev1', type: 'dms3-event', z: 'tab1', name: '', server: 'hub1', wires: [['mail1']] },
+    { id: 'mail1', type: 'dms3-mail', z: 'tab1', name: '', smtp: 'smtp1', to: 'family@example.com', cooldown: 0, ...mail, wires: [] },
+  ];
+}
+
 function readLines<T>(file: string): T[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
