@@ -216,6 +216,8 @@ export class EventIntake {
       const key = req.headers[IDEMPOTENCY_HEADER];
       if (key !== undefined && (typeof key !== 'string' || !KEY_PATTERN.test(key))) throw new HttpError(400, new FieldError('Idempotency-Key', key, 'expected 16 to 128 letters, digits, "-" or "_"').message);
       const declared = req.headers['content-length'];
+      // Node's parser checks it already; the byte accounting below must never see NaN.
+      if (declared !== undefined && !/^\d{1,15}$/.test(declared)) throw new HttpError(400, new FieldError('Content-Length', declared, 'expected a number of bytes').message);
       if (declared !== undefined && Number(declared) > this.opts.limitBytes) throw new HttpError(413, `file too large: ${declared} bytes (limit ${this.opts.limitBytes})`);
       // Before the body is read, so that an agent spools at once rather than uploading in vain.
       if (this.listeners.size === 0) throw new HttpError(503, 'no dms3-event node uses this hub');
