@@ -67,7 +67,7 @@ export = function (RED: NodeAPI) {
     const aggregator = new Aggregator(opts);
     aggregator.restore(journal?.list() ?? [], Date.now());
     const pending = new Map<string, Done[]>(); // event key → done() of the inputs that wait for its mail
-    const seen = new Set<string>(); // ids offered in this run
+    const seen = new Map<string, string>(); // ids offered in this run → their event key
     let repeated = 0;
     let timer: NodeJS.Timeout | undefined;
     let problem: string | null = null;
@@ -173,12 +173,15 @@ export = function (RED: NodeAPI) {
       if (id !== undefined && (journal?.has(id) || seen.has(id))) {
         repeated++;
         showStatus();
-        done();
+        // Seen in this run but its mail not stored yet (the hub restarted alone): it completes with that mail.
+        const waiting = journal?.has(id) ? undefined : pending.get(seen.get(id)!);
+        if (waiting) waiting.push(done);
+        else done();
         return;
       }
       if (id !== undefined) {
-        seen.add(id);
-        if (seen.size > SEEN_IDS) seen.delete(seen.values().next().value as string);
+        seen.set(id, eventKey(event));
+        if (seen.size > SEEN_IDS) seen.delete(seen.keys().next().value as string);
       }
       const offer = aggregator.offer(event, Date.now(), id);
       if (offer.capReached) node.warn(`daily cap of ${opts.dailyCap} mails reached: further events today are counted, not mailed`);

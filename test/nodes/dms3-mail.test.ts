@@ -96,6 +96,33 @@ describe('dms3-mail node (real SMTP server on 127.0.0.1)', () => {
     assert.deepEqual(outboxFiles(), []);
   });
 
+  it('an event delivered twice (by id) is mailed once; both inputs complete only once the mail is stored, and a restart knows it', async () => {
+    await load({ quiet: 0.5 });
+    const completed: any[] = [];
+    helper.getNode('completed').on('input', (m: any) => completed.push(m));
+    const msg = () => ({ payload: pictureEvent({ eventId: '31' }), motion: { id: 'event-id-31' } });
+    helper.getNode('m').receive(msg());
+    helper.getNode('m').receive(msg()); // the hub restarted alone and delivered it again
+    await delay(100);
+    assert.equal(completed.length, 0, 'not complete while the mail is being gathered');
+    await smtp.waitForMails(1);
+    await waitFor(() => completed.length === 2, 5000, 'both complete');
+    // A later run (same outbox and journal): the same id is recognised and not mailed.
+    await helper.unload();
+    await load({ quiet: 0.2 });
+    const again: any[] = [];
+    helper.getNode('completed').on('input', (m: any) => again.push(m));
+    helper.getNode('m').receive({ ...msg(), payload: pictureEvent({ eventId: '32' }), motion: { id: 'event-id-31' } });
+    await waitFor(() => again.length === 1, 5000, 'completed at once');
+    helper.getNode('m').receive({ payload: pictureEvent({ eventId: '33' }), motion: { id: 'event-id-33' } });
+    await smtp.waitForMails(2);
+    await delay(300);
+    assert.deepEqual(
+      smtp.mails.map((m) => m.parsed.headers.get('x-dms3-event')),
+      ['pi-garden/yard/31', 'pi-garden/yard/33'],
+    );
+  });
+
   it('a flood of 50 pictures of one event sends one mail with the picture that changed most', async () => {
     await load({ quiet: 0.5 });
     const best = sceneJpeg(320, 240, 0.9, 70);
