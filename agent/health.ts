@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
+import { prettyName } from '../lib/os-release';
 import type { Health } from '../lib/protocol';
 import type { Logger } from './log';
 
@@ -25,8 +26,8 @@ export function agentVersion(): string {
 /** PRETTY_NAME from os-release, e.g. "Raspbian GNU/Linux 12 (bookworm)". */
 export function osRelease(file = '/etc/os-release'): string {
   try {
-    const m = /^PRETTY_NAME=(.*)$/m.exec(readFileSync(file, 'utf8'));
-    if (m) return m[1].trim().replace(/^(["'])(.*)\1$/, '$2').slice(0, 256);
+    const name = prettyName(readFileSync(file, 'utf8'));
+    if (name) return name;
   } catch {
     // not Linux, or no os-release
   }

@@ -17,13 +17,6 @@ export const DEFAULT_THRESHOLDS: Thresholds = { warning: 30, danger: 120, missin
 /** Thirty days: beyond that a threshold is almost certainly a typo. */
 const MAX_SECONDS = 30 * 24 * 3600;
 
-export const HEALTH_TEXT: Record<HealthLevel, string> = {
-  ok: 'Reporting',
-  warning: 'Late',
-  danger: 'Not reporting',
-  missing: 'Missing',
-};
-
 function seconds(field: string, value: unknown, fallback: number): number {
   if (value === undefined || value === null || value === '') return fallback;
   const n = typeof value === 'string' ? Number(value.trim()) : value;

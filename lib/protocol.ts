@@ -169,7 +169,3 @@ export function parseAgentMessage(raw: string | Buffer): AgentMessage {
 export function parseServerMessage(raw: string | Buffer): ServerMessage {
   return parse(raw, validateServer, 'server message');
 }
-
-export function isHealth(value: unknown): value is Health {
-  return ajv.validate(healthSchema, value);
-}

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { agentCard, agentId, cardOrder, isShown, mergePresence, SERVER_ID, type Card, type DashboardOptions, type ServerCard } from '../../lib/dashboard';
 import { classify, msUntilChange, type HealthLevel } from '../../lib/health';
+import { prettyName } from '../../lib/os-release';
 import type { AgentChange, AgentEntry } from '../../lib/registry';
 import type { Identity } from './auth';
 import { HttpError, readBody, sameSite, sendJson } from './http';
@@ -41,8 +42,8 @@ export interface DashboardSetup {
 
 function osRelease(): string {
   try {
-    const m = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(readFileSync('/etc/os-release', 'utf8'));
-    if (m) return m[1];
+    const name = prettyName(readFileSync('/etc/os-release', 'utf8'));
+    if (name) return name;
   } catch {
     /* not Linux, or no os-release: fall back below */
   }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { splitArgs } from '../../agent/argv';
 import { osRelease } from '../../agent/health';
+import { prettyName } from '../../lib/os-release';
 import { Log } from '../../agent/log';
 import { confirms, contradicts } from '../../agent/motion/controller';
 import { parseDetectionStatus } from '../../agent/motion/webcontrol';
@@ -47,6 +48,11 @@ describe('agent parts', () => {
       writeFileSync(join(dir, 'os-release'), 'NAME="Raspbian GNU/Linux"\nPRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"\nID=raspbian\n');
       assert.equal(osRelease(join(dir, 'os-release')), 'Raspbian GNU/Linux 12 (bookworm)');
       assert.match(osRelease(join(dir, 'missing')), /\S/);
+      // The one parser the agent and the dashboard share.
+      assert.equal(prettyName("PRETTY_NAME='Debian GNU/Linux 12 (bookworm)'\n"), 'Debian GNU/Linux 12 (bookworm)');
+      assert.equal(prettyName('PRETTY_NAME=Alpine\n'), 'Alpine');
+      assert.equal(prettyName('NAME=x\nPRETTY_NAME=""\n'), null);
+      assert.equal(prettyName('NAME=x\n'), null);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
