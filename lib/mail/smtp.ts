@@ -53,3 +53,15 @@ export function transportOptions(s: SmtpSettings) {
     socketTimeout: 60_000,
   };
 }
+
+// The shipped server flow's stand-ins, which a user must replace before any mail can arrive.
+const PLACEHOLDER_HOST = 'smtp.example.com';
+const PLACEHOLDER_TO = 'you@example.com';
+
+/** What still has the shipped flow's placeholder, as the fields a user must fill in (empty: none). */
+export function unfilled(settings: Pick<SmtpSettings, 'host'>, to: readonly Recipient[]): string[] {
+  const missing: string[] = [];
+  if (settings.host.toLowerCase() === PLACEHOLDER_HOST) missing.push('SMTP server');
+  if (to.some((r) => r.address.toLowerCase() === PLACEHOLDER_TO)) missing.push('recipients');
+  return missing;
+}

@@ -9,7 +9,7 @@ import { validateMotionEvent } from '../../lib/event';
 import { Aggregator, eventKey, type MailJob } from '../../lib/mail/aggregate';
 import { composeMail } from '../../lib/mail/compose';
 import { parseMailOptions, type MailOptions } from '../../lib/mail/options';
-import { transportOptions, type SmtpAccount } from '../../lib/mail/smtp';
+import { transportOptions, unfilled, type SmtpAccount } from '../../lib/mail/smtp';
 import type { Done, Node, NodeAPI, NodeDef, NodeMessage } from '../shared/red';
 import { Courier } from './courier';
 import { MailJournal } from './journal';
@@ -56,6 +56,9 @@ export = function (RED: NodeAPI) {
       return;
     }
     const from = smtp.settings.from;
+    // Never "ready" with the example's stand-ins: say what to fill in.
+    const toFill = unfilled(smtp.settings, opts.to);
+    if (toFill.length) node.warn(`fill in the ${toFill.join(' and ')}: the example values (smtp.example.com, you@example.com) deliver no mail`);
     const transport = nodemailer.createTransport(transportOptions(smtp.settings));
     const outbox = new Outbox(join(userDir, 'dms3-outbox', node.id.replace(/[^\w.-]/g, '_')));
     let journal: MailJournal | null = null;
@@ -115,6 +118,10 @@ export = function (RED: NodeAPI) {
       if (skipped) parts.push(`skipped ${skipped}`);
       if (repeated) parts.push(`already mailed ${repeated}`);
       if (c.capReached) parts.push(`cap ${opts.dailyCap}/day reached`);
+      if (toFill.length && !courier.sent) {
+        node.status({ fill: 'yellow', shape: 'ring', text: `fill in: ${toFill.join(', ')} (example values)${parts.length ? `; ${parts.join(', ')}` : ''}`.slice(0, 80) });
+        return;
+      }
       const fill = courier.failed ? 'red' : courier.retrying || c.capReached ? 'yellow' : c.gathering ? 'blue' : 'green';
       node.status({ fill, shape: courier.retrying ? 'ring' : 'dot', text: parts.join(', ') || 'ready' });
     }

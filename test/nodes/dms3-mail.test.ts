@@ -303,6 +303,17 @@ describe('dms3-mail node (real SMTP server on 127.0.0.1)', () => {
     assert.equal(readdirSync(join(userDir, 'dms3-outbox', 'm', 'failed')).filter((f) => f.endsWith('.json')).length, 1);
   });
 
+  it('says what to fill in while the example values (smtp.example.com, you@example.com) are there, never "ready"', async () => {
+    helper.settings({ userDir });
+    await helper.load([smtpNode, mailNode], flow({ to: 'you@example.com' }, { host: 'smtp.example.com' }));
+    const m = helper.getNode('m');
+    await waitFor(() => /^fill in/.test(m.status.lastCall?.args[0]?.text ?? ''), 5000, 'the fill-in status');
+    const last = m.status.lastCall.args[0];
+    assert.deepEqual([last.fill, last.shape], ['yellow', 'ring']);
+    assert.equal(last.text, 'fill in: SMTP server, recipients (example values)');
+    assert.ok(m.warn.getCalls().some((c: any) => /fill in the SMTP server and recipients/.test(String(c.args[0]))));
+  });
+
   it('refuses a bad configuration with a red status naming the field', async () => {
     await load({ to: 'family@example.com, bob' });
     const caught: any[] = [];

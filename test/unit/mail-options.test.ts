@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { eventPercent, validateMotionEvent } from '../../lib/event';
 import { DEFAULT_SUBJECT, parseAddresses, parseMailOptions } from '../../lib/mail/options';
 import { isPermanent, retryDelay } from '../../lib/mail/retry';
-import { parseSmtpSettings, transportOptions } from '../../lib/mail/smtp';
+import { parseSmtpSettings, transportOptions, unfilled } from '../../lib/mail/smtp';
 import { pictureEvent } from '../support/motion-event';
 
 describe('Motion event validation', () => {
@@ -107,5 +107,13 @@ describe('mail delivery rules', () => {
     assert.throws(() => parseSmtpSettings({ host: 'h', port: 70000, from: 'a@b.example' }), /port 70000/);
     assert.throws(() => parseSmtpSettings({ host: 'h', from: 'a@b.example, c@d.example' }), /from "a@b\.example, c@d\.example": expected exactly one/);
     assert.throws(() => parseSmtpSettings({ host: 'h', from: 'a@b.example' }, { password: 'x' }), /user "": a password is set/);
+  });
+
+  it('names the example values still to be replaced, and only those', () => {
+    const to = (...a: string[]) => a.map((address) => ({ name: '', address }));
+    assert.deepEqual(unfilled({ host: 'smtp.example.com' }, to('you@example.com')), ['SMTP server', 'recipients']);
+    assert.deepEqual(unfilled({ host: 'SMTP.example.com' }, to('ann@example.com')), ['SMTP server']);
+    assert.deepEqual(unfilled({ host: 'mail.gmx.net' }, to('ann@gmx.net', 'You@Example.com')), ['recipients']);
+    assert.deepEqual(unfilled({ host: '127.0.0.1' }, to('family@example.com')), []);
   });
 });
