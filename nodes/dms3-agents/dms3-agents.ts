@@ -2,6 +2,7 @@
 // flow can alert on them; any input message is answered with the whole registry.
 import type { AgentChange } from '../../lib/registry';
 import type { HubNode } from '../dms3-server/hub';
+import { hubMissing } from '../shared/hub-client';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 
 interface AgentsDef extends NodeDef {
@@ -13,9 +14,10 @@ export = function (RED: NodeAPI) {
   function AgentsNode(this: Node, config: AgentsDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const hub = (config.server ? (RED.nodes.getNode(config.server) as (Node & HubNode) | null) : null)?.hub ?? null;
+    const server = config.server ? (RED.nodes.getNode(config.server) as (Node & HubNode) | null) : null;
+    const hub = server?.hub ?? null;
     if (!hub) {
-      node.status({ fill: 'red', shape: 'ring', text: config.server ? 'hub not running (see log)' : 'no hub configured' });
+      node.status({ fill: 'red', shape: 'ring', text: hubMissing(config.server, server) });
       node.on('input', (_msg, _send, done) => done(new Error('server: no running dms3-server hub')));
       return;
     }

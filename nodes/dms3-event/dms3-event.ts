@@ -3,6 +3,8 @@
 import type { MotionEvent } from '../../lib/event';
 import { parseEventFilter, passes, type EventFilter } from '../../lib/event-filter';
 import type { EventExtras, EventsNode } from '../dms3-server/events';
+import type { HubNode } from '../dms3-server/hub';
+import { hubMissing } from '../shared/hub-client';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 
 interface EventDef extends NodeDef {
@@ -20,7 +22,8 @@ export = function (RED: NodeAPI) {
   function EventNode(this: Node, config: EventDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const intake = (config.server ? (RED.nodes.getNode(config.server) as (Node & EventsNode) | null) : null)?.events ?? null;
+    const server = config.server ? (RED.nodes.getNode(config.server) as (Node & EventsNode & HubNode) | null) : null;
+    const intake = server?.events ?? null;
     let filter: EventFilter;
     try {
       filter = parseEventFilter(config);
@@ -30,7 +33,7 @@ export = function (RED: NodeAPI) {
       return;
     }
     if (!intake) {
-      node.status({ fill: 'red', shape: 'ring', text: config.server ? 'hub not running (see log)' : 'no hub configured' });
+      node.status({ fill: 'red', shape: 'ring', text: hubMissing(config.server, server) });
       return;
     }
 

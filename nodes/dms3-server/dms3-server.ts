@@ -141,6 +141,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this as Node & HubNode & EventsNode;
     node.hub = null;
+    node.problem = null;
     node.events = null;
     let hub: Hub;
     let dashboard: Dashboard | null = null;
@@ -197,7 +198,10 @@ export = function (RED: NodeAPI) {
       keys?.close();
       tracker?.close();
       node.events = null;
+      // The first clause ("no token", "httpNodeRoot is false in settings.js") is what the clients show.
+      node.problem = (err as Error).message.split(/[:.(]/)[0].trim();
       node.error(`not started: ${(err as Error).message}`);
+      node.status({ fill: 'red', shape: 'ring', text: `not started: ${node.problem}`.slice(0, 60) });
       return;
     }
     node.hub = hub;

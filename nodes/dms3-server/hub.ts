@@ -530,4 +530,7 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
 /** The dms3-server node as other nodes get it from RED.nodes.getNode: `hub` is null when it refused to start. */
 export interface HubNode {
   hub: Hub | null;
+  /** Why the hub did not start, in a few words for its client nodes' statuses (null: it runs). */
+  problem: string | null;
 }
+

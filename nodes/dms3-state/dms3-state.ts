@@ -69,7 +69,8 @@ export = function (RED: NodeAPI) {
       if (keepError) return node.status({ fill: 'red', shape: 'ring', text: `not kept: ${keepError}`.slice(0, 60) });
       if (!current) return;
       const text = `${current.state === 'start' ? 'armed' : 'stopped'}: ${REASON_TEXT[current.reason]}`;
-      node.status({ fill: current.state === 'start' ? 'red' : 'green', shape: policy.override === 'auto' ? 'dot' : 'ring', text });
+      // Armed is not an error: Node-RED's red is kept for what needs the user.
+      node.status({ fill: current.state === 'start' ? 'blue' : 'green', shape: policy.override === 'auto' ? 'dot' : 'ring', text });
     }
 
     /** Writes the override and decision if they changed; returns an error text when they could not be kept. */

@@ -271,5 +271,8 @@ describe('dms3-event: motion events from the hook to the flow', () => {
       .filter((c: any) => c.thisValue.id === 'ev')
       .at(-1).args[0];
     assert.deepEqual(last, { fill: 'red', shape: 'ring', text: 'no hub configured' });
+    await helper.unload();
+    await helper.load(NODES, [{ id: 'ev', type: 'dms3-event', server: 'gone', wires: [[]] }], {});
+    assert.deepEqual(helper.getNode('ev').status.lastCall.args[0], { fill: 'red', shape: 'ring', text: 'hub not deployed' });
   });
 });

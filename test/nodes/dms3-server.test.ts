@@ -78,7 +78,7 @@ describe('dms3-server hub', () => {
       assert.equal(hubLayers(), 0);
       assert.equal((await call(api('/api/state'), { token: HUB })).status, 404);
       assert.equal(helper._server.listenerCount('upgrade'), baseUpgrades);
-      assert.deepEqual(statuses('ag').at(-1), { fill: 'red', shape: 'ring', text: 'hub not running (see log)' });
+      assert.deepEqual(statuses('ag').at(-1), { fill: 'red', shape: 'ring', text: 'hub not started: no token' });
     } finally {
       if (saved !== undefined) process.env.DMS3_TOKEN = saved;
     }
