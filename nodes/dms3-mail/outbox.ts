@@ -7,6 +7,7 @@ import { access, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/
 import { join } from 'node:path';
 import type { OutgoingMail } from '../../lib/mail/compose';
 import type { Recipient } from '../../lib/mail/options';
+import { syncDirectory } from '../shared/sync-dir';
 import type { JournalEntry } from './journal';
 
 export interface StoredMail {
@@ -76,12 +77,7 @@ export class Outbox {
     };
     await writeAtomic(this.file(`${id}.json`), JSON.stringify(stored));
     // The rename itself must survive a crash: the events in this mail are finished once it is stored.
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await syncDirectory(this.dir);
     return stored;
   }
 

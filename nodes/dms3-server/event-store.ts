@@ -9,6 +9,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventMeta } from '../../lib/event-upload';
 import type { Media } from '../../lib/media';
+import { syncDirectory } from '../shared/sync-dir';
 
 export const DEFAULT_STORE_MB = 1024;
 export const DEFAULT_STORE_DAYS = 7;
@@ -117,12 +118,7 @@ export class EventStore {
     }
     await fh.close();
     await rename(tmp, path);
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await syncDirectory(this.dir);
     this.index({ ...head, file });
   }
 

@@ -15,21 +15,13 @@ import type { Registry } from '../../lib/registry';
 import type { DeliveryTracker } from './delivery';
 import type { SeenKeys } from './event-keys';
 import type { EventStore, StoredEvent } from './event-store';
+import { GateClosed, UploadGate, type UploadBounds } from './upload-gate';
 import { HttpError, sendJson } from './http';
 import type { Hub, RouteContext } from './hub';
 
 export const DEFAULT_EVENT_LIMIT_MB = 25;
 export const DEFAULT_PIXEL_LIMIT_MP = 50;
 
-/** How much the endpoint reads at once, and how slowly: a stalled or crawling upload is cut (408). */
-export interface UploadBounds {
-  total: number; // uploads being read at once, all agents
-  perAgent: number;
-  bytesInFlight: number; // bytes of the uploads being read
-  idleMs: number; // the longest pause between two chunks
-  minBytesPerSec: number; // after a first IDLE period, on average
-}
-export const DEFAULT_UPLOAD_BOUNDS: UploadBounds = { total: 16, perAgent: 4, bytesInFlight: 64 * 1024 * 1024, idleMs: 10_000, minBytesPerSec: 64 * 1024 };
 
 /** What the flow gets besides the MotionEvent: the upload's id and Motion's facts the payload leaves out. */
 export interface EventExtras {
@@ -120,20 +112,19 @@ function busy(res: ServerResponse, status: number, message: string, seconds: num
 export class EventIntake {
   private readonly listeners = new Set<EventListener>();
   private readonly uploading = new Set<string>(); // keys of uploads being read or stored
-  private readonly reading = new Map<string, number>(); // agent → uploads being read
-  private readingTotal = 0;
-  private bytesInFlight = 0;
+  private readonly gate: UploadGate;
   private expiry: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly opts: IntakeOptions) {
+    this.gate = new UploadGate(opts.bounds);
     // An event stored but not yet finished is still a known upload, whatever the keys file says.
     for (const e of opts.store.pending()) if (e.key) opts.keys.add(e.key);
   }
 
   /** Uploads being read now, and their bytes so far. */
   get receiving(): { uploads: number; bytes: number } {
-    return { uploads: this.readingTotal, bytes: this.bytesInFlight };
+    return this.gate.receiving;
   }
 
   /** A dms3-event node takes the hub's events; returns the unbind function. */
@@ -223,10 +214,6 @@ export class EventIntake {
       if (this.listeners.size === 0) throw new HttpError(503, 'no dms3-event node uses this hub');
       const full = this.opts.store.refusal(Number(declared ?? 0));
       if (full) throw busy(res, 503, full, 60);
-      const bounds = this.opts.bounds ?? DEFAULT_UPLOAD_BOUNDS;
-      if (this.readingTotal >= bounds.total) throw busy(res, 503, `the hub is receiving ${bounds.total} uploads already: try again`, 5);
-      if ((this.reading.get(meta.agent) ?? 0) >= bounds.perAgent) throw busy(res, 429, `agent ${JSON.stringify(meta.agent)} is sending ${bounds.perAgent} uploads already: try again`, 5);
-      if (declared !== undefined && this.bytesInFlight + Number(declared) > bounds.bytesInFlight) throw busy(res, 503, `the hub is receiving ${Math.round(this.bytesInFlight / 1048576)} MB already: try again`, 5);
       if (typeof key === 'string') {
         if (this.opts.keys.has(key)) return sendJson(res, 200, { duplicate: true });
         // The same upload twice at once (a retry while the first is still being stored): the agent tries again.
@@ -235,26 +222,16 @@ export class EventIntake {
         claimed = key;
       }
 
-      this.readingTotal++;
-      this.reading.set(meta.agent, (this.reading.get(meta.agent) ?? 0) + 1);
-      // A declared body is reserved whole at once (so that uploads are refused before, not halfway);
-      // a chunked one is counted as it comes.
-      let counted = declared === undefined ? 0 : Number(declared);
-      this.bytesInFlight += counted;
       let data: Buffer;
+      let pass: ReturnType<UploadGate['enter']> | null = null;
       try {
-        data = await readLimited(req, this.opts.limitBytes, bounds, (n) => {
-          if (declared !== undefined) return;
-          if (this.bytesInFlight + n > bounds.bytesInFlight) throw busy(res, 503, `the hub is receiving ${Math.round(this.bytesInFlight / 1048576)} MB already: try again`, 5);
-          this.bytesInFlight += n;
-          counted += n;
-        });
+        pass = this.gate.enter(meta.agent, declared === undefined ? undefined : Number(declared));
+        data = await readLimited(req, this.opts.limitBytes, this.gate.bounds, pass.count);
+      } catch (err) {
+        if (err instanceof GateClosed) throw busy(res, err.status, err.message, 5);
+        throw err;
       } finally {
-        this.readingTotal--;
-        const left = (this.reading.get(meta.agent) ?? 1) - 1;
-        if (left > 0) this.reading.set(meta.agent, left);
-        else this.reading.delete(meta.agent);
-        this.bytesInFlight -= counted;
+        pass?.release();
       }
       bodyRead = true;
       if (data.length === 0) throw new HttpError(400, 'the body is empty: send the file');

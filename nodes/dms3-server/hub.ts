@@ -44,12 +44,12 @@ export interface HubOptions {
 
 export const DEFAULT_MAX_WAITING = 128;
 const INTERNAL_ERROR = { error: 'internal error' };
-const LINGER_BYTES = 1024 * 1024;
-const LINGER_MS = 2000;
+const DRAIN_BYTES = 1024 * 1024;
+const DRAIN_MS = 2000;
 
 /** Reads and drops the rest of a refused body, then calls `then(cut)`; `cut` when it went over the bounds. */
 function drain(req: IncomingMessage, then: (cut: boolean) => void): void {
-  let left = LINGER_BYTES;
+  let left = DRAIN_BYTES;
   let settled = false;
   const finish = (cut: boolean) => {
     if (settled) return;
@@ -62,7 +62,7 @@ function drain(req: IncomingMessage, then: (cut: boolean) => void): void {
     left -= chunk.length;
     if (left < 0) finish(true);
   };
-  const timer = setTimeout(() => finish(true), LINGER_MS);
+  const timer = setTimeout(() => finish(true), DRAIN_MS);
   timer.unref();
   req.on('data', onData).once('end', () => finish(false)).once('close', () => finish(true));
 }
@@ -342,7 +342,7 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
 
   /**
    * A refusal. A body the hub did not read is not read to its end (the connection closes), except a
-   * small declared one: that is read and dropped first (at most LINGER_BYTES, LINGER_MS), then answered,
+   * small declared one: that is read and dropped first (at most DRAIN_BYTES, DRAIN_MS), then answered,
    * because a server that closes on unread bytes makes the kernel reset the connection, and the client
    * may lose the answer with it (a client that sent "Connection: close" is always closed after the answer).
    */
@@ -350,7 +350,7 @@ export class Hub extends EventEmitter<{ state: [StateMessage]; presence: [Presen
     const send = () => sendJson(res, status, { error });
     if (req.complete || res.hasHeader('Connection')) return send();
     const declared = Number(req.headers['content-length']);
-    if (declared > 0 && declared <= LINGER_BYTES && !req.destroyed && req.listenerCount('data') === 0) {
+    if (declared > 0 && declared <= DRAIN_BYTES && !req.destroyed && req.listenerCount('data') === 0) {
       return drain(req, (cut) => {
         if (cut) res.setHeader('Connection', 'close');
         if (!res.destroyed) send();

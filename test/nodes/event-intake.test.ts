@@ -14,6 +14,7 @@ import { DeliveryTracker } from '../../nodes/dms3-server/delivery';
 import { SeenKeys } from '../../nodes/dms3-server/event-keys';
 import { EventStore } from '../../nodes/dms3-server/event-store';
 import { addEventRoute, EventIntake, type EventExtras, type IntakeOptions } from '../../nodes/dms3-server/events';
+import { GateClosed, UploadGate } from '../../nodes/dms3-server/upload-gate';
 import { Hub } from '../../nodes/dms3-server/hub';
 import { jpegClaiming, makeJpeg } from '../support/images';
 import { delay, waitFor } from '../support/red';
@@ -228,6 +229,22 @@ describe('event endpoint bounds', () => {
     assert.deepEqual([b.status, b.retryAfter], [503, '5']);
     assert.match(b.error, /the hub is receiving 1 MB already/);
     assert.equal((await a).status, 408);
+  });
+
+  it('the gate reserves a declared size whole, counts a chunked body as it comes, and frees both on release', () => {
+    const gate = new UploadGate(bounds);
+    const a = gate.enter('kitchen', 600_000);
+    assert.deepEqual(gate.receiving, { uploads: 1, bytes: 600_000 });
+    assert.throws(() => gate.enter('kitchen', 10), (e: GateClosed) => e.status === 429);
+    assert.throws(() => gate.enter('garden', 600_000), (e: GateClosed) => e.status === 503 && /receiving 1 MB already/.test(e.message));
+    const b = gate.enter('garden', undefined);
+    b.count(400_000);
+    assert.throws(() => b.count(100_000), (e: GateClosed) => e.status === 503);
+    assert.throws(() => gate.enter('porch', undefined), (e: GateClosed) => e.status === 503 && /2 uploads already/.test(e.message));
+    a.release();
+    a.release(); // once only
+    b.release();
+    assert.deepEqual(gate.receiving, { uploads: 0, bytes: 0 });
   });
 
   it('refuses a picture that claims more pixels than the limit (400), before anything reaches the flow', async () => {
